@@ -1,0 +1,106 @@
+"""The .inr container: every byte of the format is written and read here (spec: bitstreams/FORMAT.md).
+
+The container knows images, inits and coded tensors, not networks: a representation
+hands it a StreamHeader and a list of CodedTensor and gets them back, so a new
+representation means a new `representation` id, not a new container.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .entropy import CodedTensor, decode_tensors, encode_tensors
+from .errors import BitstreamError
+
+MAGIC = b"\x89INR"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+_FIXED = struct.Struct(">4sBBHHB")  # magic, version, representation, height, width, init-name length
+_TENSOR = struct.Struct(">HBH")  # step index, scale index, radius
+_CRC = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    representation: int
+    height: int
+    width: int
+    init_name: str
+    init_checksum: bytes  # 8 bytes
+    settings: bytes  # representation-specific, opaque to the container
+
+
+def write_stream(header: StreamHeader, tensors: list[CodedTensor]) -> bytes:
+    name = header.init_name.encode("ascii")
+    if not (0 < header.height < 65536 and 0 < header.width < 65536):
+        raise ValueError("image sides must be 1..65535 pixels")
+    out = bytearray(_FIXED.pack(MAGIC, FORMAT_VERSION, header.representation, header.height, header.width, len(name)))
+    out += name + header.init_checksum
+    out += bytes([len(header.settings)]) + header.settings
+    out += bytes([len(tensors)])
+    for t in tensors:
+        out += _TENSOR.pack(t.step_index, t.scale_index, t.radius)
+    words = encode_tensors(tensors)
+    out += struct.pack(">I", len(words)) + words.astype("<u4").tobytes()
+    out += _CRC.pack(zlib.crc32(out))
+    return bytes(out)
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise BitstreamError("truncated .inr data")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, st: struct.Struct) -> tuple:
+        return st.unpack(self.take(st.size))
+
+
+def read_header(data: bytes) -> tuple[StreamHeader, list[tuple[int, int, int]], int]:
+    """Parse and validate everything but the payload: (header, per-tensor integers, payload offset)."""
+    if len(data) < 4 or data[:4] != MAGIC:
+        raise BitstreamError("not an .inr file (bad magic bytes)")
+    if len(data) < _FIXED.size + _CRC.size:
+        raise BitstreamError("truncated .inr data")
+    version = data[4]
+    if version not in SUPPORTED_VERSIONS:
+        raise BitstreamError(f"unsupported .inr format version {version} (this inrcodec reads "
+                             f"{', '.join(map(str, SUPPORTED_VERSIONS))})")
+    (crc,) = _CRC.unpack(data[-4:])
+    if zlib.crc32(data[:-4]) != crc:
+        raise BitstreamError("corrupted or truncated .inr data (CRC32 mismatch)")
+    r = _Reader(data[:-4])
+    _, _, rep, h, w, name_len = r.unpack(_FIXED)
+    try:
+        name = r.take(name_len).decode("ascii")
+    except UnicodeDecodeError as e:
+        raise BitstreamError("malformed init name in .inr header") from e
+    checksum = r.take(8)
+    settings = r.take(r.take(1)[0])
+    records = [r.unpack(_TENSOR) for _ in range(r.take(1)[0])]
+    if h == 0 or w == 0:
+        raise BitstreamError("malformed .inr header (zero image size)")
+    return StreamHeader(rep, h, w, name, checksum, settings), records, r.pos
+
+
+def read_stream(data: bytes, counts: list[int]) -> list[CodedTensor]:
+    """Decode the payload, given how many symbols each tensor holds (known from the init)."""
+    _, records, pos = read_header(data)
+    if len(counts) != len(records):
+        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(counts)}")
+    r = _Reader(data[:-4])
+    r.pos = pos
+    (n_words,) = struct.unpack(">I", r.take(4))
+    words = np.frombuffer(r.take(4 * n_words), dtype="<u4").astype(np.uint32)
+    if r.pos != len(r.data):
+        raise BitstreamError("trailing bytes after the .inr payload")
+    layout = [(c, s, j, rad) for c, (s, j, rad) in zip(counts, records)]
+    return decode_tensors(words, layout)

@@ -1,0 +1,153 @@
+"""`inrcodec` command line: encode, decode, info. A thin layer over inrcodec.codec."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import codec
+from .errors import InrCodecError, UsageError
+from .images import atomic_write, encode_image_file
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_paths(src: Path, dst: Path) -> None:
+    if _same_file(src, dst) or src.resolve() == dst.resolve():
+        raise UsageError(f"output {dst} is the input file: refusing to overwrite it")
+    if dst.is_dir():
+        raise UsageError(f"output {dst} is a directory")
+    if not dst.resolve().parent.is_dir():
+        raise UsageError(f"output folder {dst.parent} does not exist")
+
+
+def _read_stream(path: Path) -> bytes:
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not an .inr file")
+    return path.read_bytes()
+
+
+class _LazyBar:
+    """A click progress bar that appears on the first update, so early errors print alone."""
+
+    def __init__(self, total: int, label: str, quiet: bool):
+        self.total, self.label, self.quiet, self.bar = total, label, quiet, None
+
+    def update(self, n: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=self.total, label=self.label, file=sys.stderr,
+                                         show_eta=True, hidden=self.quiet).__enter__()
+        self.bar.update(n)
+
+    def __enter__(self) -> "_LazyBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+class _Command(click.Command):
+    """Turn inrcodec's input errors (and Ctrl-C) into one line and a non-zero exit."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InrCodecError as e:
+            click.echo(f"inrcodec: error: {e}", err=True)
+            ctx.exit(1)
+        except MemoryError:
+            click.echo("inrcodec: error: out of memory (try a smaller output size)", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("inrcodec: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="inrcodec")
+def main() -> None:
+    """Neural image codec: each image becomes small changes to a shipped, meta-learned sparse
+    SIREN, and decodes at any resolution.
+
+    \b
+      inrcodec encode photo.png photo.inr --bpp 0.5
+      inrcodec decode photo.inr big.png --resolution 2048
+      inrcodec info photo.inr
+    """
+
+
+@main.command(cls=_Command)
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--bpp", type=float, help="Target bits per pixel of the whole file (met within 10%).")
+@click.option("--quality", type=click.FloatRange(0, 100),
+              help="0..100 instead of --bpp; +10 halves the quantization step (default 50).")
+@click.option("--preset", type=click.Choice(list(codec.PRESETS)), default="default", show_default=True,
+              help="Fitting effort: " + ", ".join(f"{k} = {v} steps" for k, v in codec.PRESETS.items()) + ".")
+@click.option("--steps", type=click.IntRange(0, 65535), help="Fitting steps, overriding the preset.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N] for fitting.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, quiet) -> None:
+    """Compress image SRC (PNG, JPEG, ...) into the .inr file DST."""
+    _check_paths(src, dst)
+    from .images import load_image
+    pixels = load_image(src)
+    t0 = time.perf_counter()
+    with _LazyBar(codec.PRESETS[preset] if steps is None else steps, "fitting", quiet) as bar:
+        data = codec.encode(pixels, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device,
+                            progress=bar.update)
+    atomic_write(dst, data)
+    if not quiet:
+        h, w, _ = pixels.shape
+        click.echo(f"{dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp, {w}x{h}, "
+                   f"{time.perf_counter() - t0:.1f} s", err=True)
+
+
+@main.command(cls=_Command)
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--resolution", type=int, help="Long side of the output in pixels (aspect kept).")
+@click.option("--width", type=int, help="Output width (alone: aspect kept).")
+@click.option("--height", type=int, help="Output height (alone: aspect kept).")
+@click.option("--scale", type=float, help="Output size as a multiple of the native size.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary line.")
+def decode(src: Path, dst: Path, resolution, width, height, scale, quiet) -> None:
+    """Reconstruct the .inr file SRC into image DST (format from its extension, PNG by default),
+    at the native size unless a size option is given."""
+    _check_paths(src, dst)
+    data = _read_stream(src)
+    t0 = time.perf_counter()
+    pixels = codec.decode(data, resolution, width=width, height=height, scale=scale)
+    atomic_write(dst, encode_image_file(pixels, dst))
+    if not quiet:
+        click.echo(f"{dst}: {pixels.shape[1]}x{pixels.shape[0]}, {time.perf_counter() - t0:.2f} s", err=True)
+
+
+@main.command(cls=_Command)
+@click.argument("src", type=click.Path(path_type=Path))
+def info(src: Path) -> None:
+    """Describe the .inr file SRC: size, rate, format version, settings and init."""
+    i = codec.info(_read_stream(src))
+    click.echo(f"file:           {src}\n"
+               f"size:           {i.bytes} bytes, {i.bpp:.4f} bpp\n"
+               f"image:          {i.width}x{i.height}\n"
+               f"format version: {i.version}\n"
+               f"representation: {i.representation} (overlapping tiles of sparse SIRENs)\n"
+               f"init:           {i.init_name} (sha256 {i.init_checksum}...)\n"
+               f"settings:       level {i.level}, {i.steps} fitting steps, preset {i.preset}, "
+               f"{i.tensors} coded tensors")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""The public codec: encode(image) -> bytes and decode(bytes) -> pixels, with rate control.
+
+Orchestration only: fitting and rendering live in tilesiren.py, quantization in quant.py,
+entropy coding in entropy.py, bytes in bitstream.py.
+"""
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import tilesiren
+from .bitstream import FORMAT_VERSION, StreamHeader, read_header, read_stream, write_stream
+from .entropy import make_coded
+from .errors import BitstreamError, ImageError, UsageError
+from .images import load_image, to_rgb8
+from .sharedinit import DEFAULT_INIT, SharedInit, load_init
+
+PRESETS = {"fast": 10, "default": 60, "slow": 300}  # fitting steps
+PRESET_CODES = {"custom": 0, "fast": 1, "default": 2, "slow": 3}
+FIT_LR = 2e-3
+MAX_OUTPUT_PIXELS = 64 * 1024 * 1024  # decode memory guard (~0.8 GB of float32 RGB)
+MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
+_SETTINGS = struct.Struct(">BHB")  # level, fitting steps, preset code
+BPP_TOLERANCE = 0.10
+DEFAULT_ROUNDING = 0.5  # plain rounding
+MIN_ROUNDING = 0.05
+
+
+def quality_to_index(quality: float) -> int:
+    """Quality 0..100 -> global step index: +10 quality halves every quantization step."""
+    if not 0 <= quality <= 100:
+        raise UsageError("--quality must be between 0 and 100")
+    return int(round(1.6 * quality)) + 304
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What `inrcodec info` prints: the header, decoded, plus size and rate."""
+
+    version: int
+    representation: int
+    height: int
+    width: int
+    init_name: str
+    init_checksum: str
+    level: int
+    steps: int
+    preset: str
+    bytes: int
+    tensors: int
+
+    @property
+    def bpp(self) -> float:
+        return 8 * self.bytes / (self.height * self.width)
+
+
+def _as_pixels(image) -> np.ndarray:
+    if isinstance(image, np.ndarray):
+        a = image
+        if a.ndim == 2:
+            a = np.repeat(a[..., None], 3, axis=2)
+        if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint8:
+            raise ImageError("expected an (H, W, 3) uint8 array")
+        if a.shape[2] == 4:
+            return to_rgb8(Image.fromarray(a, "RGBA"))
+        return np.ascontiguousarray(a)
+    if isinstance(image, Image.Image):
+        return to_rgb8(image)
+    return load_image(image)
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA GPU is available")
+    return device
+
+
+def default_level(init: SharedInit) -> int:
+    return int(init.meta.get("codec_level", len(init.levels) - 1))
+
+
+def encode(image, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
+           steps: int | None = None, device: str = "auto", init: str = DEFAULT_INIT,
+           level: int | None = None, progress: Callable[[int], None] | None = None) -> bytes:
+    """Compress an image (path, PIL image or (H, W, 3) uint8 array) to .inr bytes.
+
+    Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
+    (0..100); neither means quality 50. `steps` overrides the preset's fitting steps.
+    """
+    if bpp is not None and quality is not None:
+        raise UsageError("give either bpp or quality, not both")
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
+    if bpp is not None and not (0 < bpp <= 64):
+        raise UsageError("bpp must be a positive number of bits per pixel (at most 64)")
+    n_steps = PRESETS[preset] if steps is None else int(steps)
+    if not 0 <= n_steps <= 65535:
+        raise UsageError("steps must be between 0 and 65535")
+    pixels = _as_pixels(image)
+    h, w, _ = pixels.shape
+    if h > 65535 or w > 65535:
+        raise UsageError(f"image of {w}x{h} is too large: sides are limited to 65535 pixels")
+    shared = load_init(init)
+    lvl = default_level(shared) if level is None else level
+    if not 0 <= lvl < len(shared.levels):
+        raise UsageError(f"level must be 0..{len(shared.levels) - 1}")
+    header = StreamHeader(tilesiren.REPRESENTATION_ID, h, w, shared.name, shared.checksum,
+                          _SETTINGS.pack(lvl, n_steps, PRESET_CODES[preset if steps is None else "custom"]))
+    if bpp is not None:  # the header alone is a floor on the rate: say so before spending time
+        grid = tilesiren.grid_for(shared, h, w)
+        empty = [make_coded(np.zeros(n, np.int32), 0) for n in tilesiren.symbol_counts(shared, lvl, grid)]
+        floor = 8 * len(write_stream(header, empty)) / (h * w)
+        if floor > (1 + BPP_TOLERANCE) * bpp:
+            raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
+    fitted = tilesiren.fit(shared, lvl, pixels, n_steps, FIT_LR, pick_device(device), progress)
+
+    def stream(index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
+        return write_stream(header, tilesiren.quantize_fit(fitted, index, rounding))
+
+    if bpp is None:
+        return stream(quality_to_index(50 if quality is None else quality))
+    return _search_rate(stream, bpp * h * w / 8, h * w)
+
+
+def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int) -> bytes:
+    """Bisection on the global step index (size grows with it), then on the dead-zone rounding
+    (size shrinks as it falls) where one 1/16-octave step jumps over the target."""
+    cache: dict[tuple[int, float], bytes] = {}
+
+    def size(i: int, rounding: float = DEFAULT_ROUNDING) -> int:
+        if (i, rounding) not in cache:
+            cache[i, rounding] = stream(i, rounding)
+        return len(cache[i, rounding])
+
+    lo, hi = 0, MAX_INDEX
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if size(mid) < target_bytes:
+            lo = mid + 1
+        else:
+            hi = mid
+    best = min((i for i in (lo - 1, lo) if 0 <= i <= MAX_INDEX), key=lambda i: abs(size(i) - target_bytes))
+    key = (best, DEFAULT_ROUNDING)
+    if abs(size(best) - target_bytes) > BPP_TOLERANCE * target_bytes and size(lo) > target_bytes:
+        r_lo, r_hi = MIN_ROUNDING, DEFAULT_ROUNDING  # size(lo, r_lo) <= target < size(lo, r_hi), hopefully
+        for _ in range(14):
+            mid = (r_lo + r_hi) / 2
+            if size(lo, mid) > target_bytes:
+                r_hi = mid
+            else:
+                r_lo = mid
+        key = min([(lo, r_lo), (lo, r_hi), key], key=lambda k: abs(size(*k) - target_bytes))
+    if abs(size(*key) - target_bytes) > BPP_TOLERANCE * target_bytes:
+        lo_bpp, hi_bpp = 8 * size(0) / pixels, 8 * size(MAX_INDEX) / pixels
+        raise UsageError(f"cannot reach {8 * target_bytes / pixels:.3f} bpp within 10% for this image: "
+                         f"nearest is {8 * size(*key) / pixels:.3f} bpp (reachable {lo_bpp:.3f}..{hi_bpp:.3f})")
+    return cache[key]
+
+
+def _header_and_init(data: bytes) -> tuple[StreamHeader, list, SharedInit, int]:
+    header, records, _ = read_header(data)
+    if header.representation != tilesiren.REPRESENTATION_ID:
+        raise BitstreamError(f"unknown representation {header.representation} in .inr header")
+    try:
+        shared = load_init(header.init_name)
+    except (FileNotFoundError, ValueError):
+        raise BitstreamError(f"stream was made with init {header.init_name!r}, which this inrcodec "
+                             "does not ship") from None
+    if shared.checksum != header.init_checksum:
+        raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
+                             f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
+    if len(header.settings) != _SETTINGS.size:
+        raise BitstreamError("malformed representation settings in .inr header")
+    lvl = _SETTINGS.unpack(header.settings)[0]
+    if lvl >= len(shared.levels):
+        raise BitstreamError(f"stream uses level {lvl}, init has {len(shared.levels)}")
+    return header, records, shared, lvl
+
+
+def info(data: bytes) -> StreamInfo:
+    header, records, _, _ = _header_and_init(data)
+    lvl, n_steps, preset = _SETTINGS.unpack(header.settings)
+    names = {v: k for k, v in PRESET_CODES.items()}
+    return StreamInfo(data[4], header.representation, header.height, header.width, header.init_name,
+                      header.init_checksum.hex(), lvl, n_steps, names.get(preset, "?"), len(data), len(records))
+
+
+def output_size(height: int, width: int, resolution: int | None = None, out_width: int | None = None,
+                out_height: int | None = None, scale: float | None = None) -> tuple[int, int]:
+    """Output (height, width): native, long side = resolution, explicit sides, or a scale factor.
+
+    Giving only one of width/height keeps the aspect ratio.
+    """
+    given = sum(x is not None for x in (resolution, scale)) + (out_width is not None or out_height is not None)
+    if given > 1:
+        raise UsageError("give only one of resolution, width/height, scale")
+    if resolution is not None:
+        if resolution <= 0:
+            raise UsageError("resolution must be positive")
+        f = resolution / max(height, width)
+        oh, ow = max(1, round(height * f)), max(1, round(width * f))
+    elif scale is not None:
+        if not scale > 0 or not math.isfinite(scale):
+            raise UsageError("scale must be a positive number")
+        oh, ow = max(1, round(height * scale)), max(1, round(width * scale))
+    elif out_width is not None or out_height is not None:
+        if (out_width is not None and out_width <= 0) or (out_height is not None and out_height <= 0):
+            raise UsageError("width and height must be positive")
+        oh = out_height if out_height is not None else max(1, round(height * out_width / width))
+        ow = out_width if out_width is not None else max(1, round(width * out_height / height))
+    else:
+        oh, ow = height, width
+    if oh * ow > MAX_OUTPUT_PIXELS or max(oh, ow) > 65535:
+        raise UsageError(f"output of {ow}x{oh} pixels is too large (limit {MAX_OUTPUT_PIXELS // 2**20} "
+                         "megapixels, 65535 per side)")
+    return oh, ow
+
+
+def decode(data: bytes, resolution: int | None = None, *, width: int | None = None,
+           height: int | None = None, scale: float | None = None) -> np.ndarray:
+    """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; CPU only, deterministic."""
+    header, _, shared, lvl = _header_and_init(bytes(data))
+    oh, ow = output_size(header.height, header.width, resolution, width, height, scale)
+    grid = tilesiren.grid_for(shared, header.height, header.width)
+    tensors = read_stream(bytes(data), tilesiren.symbol_counts(shared, lvl, grid))
+    with torch.no_grad():
+        params = tilesiren.dequantized_params(shared, lvl, grid, tensors)
+        out = tilesiren.render(shared, params, grid, oh, ow)
+    return (out.clamp(0, 1) * 255).round().to(torch.uint8).reshape(oh, ow, 3).numpy()
+
+
+__all__ = ["encode", "decode", "info", "StreamInfo", "PRESETS", "FORMAT_VERSION"]

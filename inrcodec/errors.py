@@ -1,0 +1,17 @@
+"""Exceptions the CLI turns into one-line messages (anything else is a bug and shows a traceback)."""
+
+
+class InrCodecError(Exception):
+    """Base class: a problem with the user's input, not with inrcodec."""
+
+
+class ImageError(InrCodecError):
+    """The input image is missing, unreadable or of a kind the codec refuses."""
+
+
+class BitstreamError(InrCodecError):
+    """The .inr data is truncated, corrupted, foreign or of an unknown version."""
+
+
+class UsageError(InrCodecError):
+    """Settings that cannot be honoured (absurd size, unreachable rate, output == input...)."""

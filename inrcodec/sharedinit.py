@@ -1,0 +1,106 @@
+"""The shipped, meta-learned sparse init: its file format, loading and identity.
+
+One .npz holds the architecture and a ladder of pruning levels. Level k keeps the
+weights that survived k rounds of global magnitude pruning (masks are nested), with the
+values MAML re-trained at that density and Meta-SGD's learned per-parameter step sizes.
+The masks ship with the codec, so a bitstream spends no bits on where the weights are.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .siren import Params, SirenSpec
+
+DEFAULT_INIT = "sparse-siren-t32-v1"
+
+
+@dataclass(frozen=True)
+class Level:
+    """One density of the ladder: init values (pruned entries are 0), masks, inner step sizes."""
+
+    values: Params
+    masks: list[torch.Tensor]  # bool, same shapes as values; biases are all True
+    lrs: Params
+
+    @property
+    def density(self) -> float:
+        w = [m for m in self.masks[0::2]]
+        return float(sum(m.sum() for m in w) / sum(m.numel() for m in w))
+
+    @property
+    def adapted(self) -> int:
+        """Parameters a tile may change at this level (surviving weights and all biases)."""
+        return int(sum(m.sum() for m in self.masks))
+
+
+@dataclass(frozen=True)
+class SharedInit:
+    name: str
+    spec: SirenSpec
+    tile: int
+    overlap: int
+    levels: list[Level]
+    sha256: str
+    meta: dict
+
+    @property
+    def checksum(self) -> bytes:
+        """First 8 bytes of the file's SHA-256: what a bitstream stores to name this exact init."""
+        return bytes.fromhex(self.sha256[:16])
+
+
+def save_init(path: Path, name: str, spec: SirenSpec, tile: int, overlap: int,
+              levels: list[Level], meta: dict) -> str:
+    """Write the init deterministically (fixed key order, no timestamps) and return its sha256."""
+    arrays: dict[str, np.ndarray] = {}
+    header = {"name": name, "spec": spec.__dict__, "tile": tile, "overlap": overlap,
+              "levels": len(levels), "meta": meta}
+    arrays["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)
+    for k, lv in enumerate(levels):
+        for n, v, m, lr in zip(spec.names(), lv.values, lv.masks, lv.lrs):
+            arrays[f"L{k}.{n}.value"] = v.detach().float().numpy()
+            arrays[f"L{k}.{n}.mask"] = m.numpy().astype(np.uint8)
+            arrays[f"L{k}.{n}.lr"] = lr.detach().float().numpy()
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    Path(path).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _parse(data: bytes) -> SharedInit:
+    z = np.load(io.BytesIO(data))
+    header = json.loads(bytes(z["header"]).decode())
+    spec = SirenSpec(**header["spec"])
+    levels = []
+    for k in range(header["levels"]):
+        get = lambda n, kind: torch.from_numpy(z[f"L{k}.{n}.{kind}"].copy())  # noqa: E731
+        levels.append(Level(values=[get(n, "value") for n in spec.names()],
+                            masks=[get(n, "mask").bool() for n in spec.names()],
+                            lrs=[get(n, "lr") for n in spec.names()]))
+    return SharedInit(name=header["name"], spec=spec, tile=header["tile"], overlap=header["overlap"],
+                      levels=levels, sha256=hashlib.sha256(data).hexdigest(), meta=header["meta"])
+
+
+@lru_cache(maxsize=4)
+def load_init(name: str = DEFAULT_INIT) -> SharedInit:
+    """Load a shipped init by name (from inrcodec/weights), or from an explicit .npz path."""
+    path = Path(name)
+    if path.suffix == ".npz" and path.exists():
+        return _parse(path.read_bytes())
+    res = resources.files("inrcodec") / "weights" / f"{name}.npz"
+    if not res.is_file():
+        raise FileNotFoundError(f"no shipped init named {name!r}")
+    init = _parse(res.read_bytes())
+    if init.name != name:
+        raise ValueError(f"init file {name}.npz declares the name {init.name!r}")
+    return init

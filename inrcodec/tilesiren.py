@@ -1,0 +1,156 @@
+"""Representation 1: overlapping tiles, each a sparse SIREN = shared init + per-tile delta.
+
+Only weights that survive the init's pruning mask (and biases) may move, so a tile's
+delta is a short vector; the encoder fits all tiles at once as one batched model and the
+decoder evaluates the same model on any pixel grid. This module knows networks and
+pixels; it hands the container integers (bitstream.py) and never sees bytes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .entropy import MAX_RADIUS, CodedTensor, make_coded
+from .quant import STEP_BIAS, dequantize, quantize
+from .sharedinit import Level, SharedInit
+from .siren import Params, siren_forward
+from .tiling import TileGrid
+
+REPRESENTATION_ID = 1
+POINTS_PER_CHUNK = 1 << 19  # bounds decoder memory at any output size (~64 MB per activation)
+
+
+@dataclass
+class Fitted:
+    """Per-tile deltas of the surviving entries, one (tiles, surviving) array per tensor."""
+
+    grid: TileGrid
+    level: int
+    deltas: list[np.ndarray]
+    sensitivity: list[float]  # mean d(MSE)/d(theta)^2 per tensor: sets relative step sizes
+
+
+def grid_for(init: SharedInit, height: int, width: int) -> TileGrid:
+    return TileGrid(height, width, init.tile, init.overlap)
+
+
+def tile_params(level: Level, deltas: list[torch.Tensor]) -> Params:
+    """Scatter per-tile deltas (tiles, surviving) into full per-tile tensors around the init."""
+    out = []
+    for v, m, d in zip(level.values, level.masks, deltas):
+        full = torch.zeros(d.shape[0], m.numel(), dtype=d.dtype, device=d.device)
+        full[:, m.reshape(-1).to(d.device)] = d
+        out.append(v.to(d.device) + full.reshape(d.shape[0], *v.shape))
+    return out
+
+
+def render(init: SharedInit, params: Params, grid: TileGrid, out_h: int, out_w: int,
+           sampling=None) -> torch.Tensor:
+    """Blend every tile's network on an out_h x out_w grid; returns (out_h * out_w, 3) in [0,1]-ish."""
+    coords, weights, index = sampling if sampling is not None else grid.sampling(out_h, out_w)
+    device = params[0].device
+    out = torch.zeros(out_h * out_w, 3, device=device)
+    per_tile = coords.shape[1]
+    step = max(1, POINTS_PER_CHUNK // max(per_tile, 1))
+    for s in range(0, grid.count, step):
+        sl = slice(s, s + step)
+        f = siren_forward([p[sl] for p in params], coords[sl].to(device), init.spec)
+        out = out.index_add(0, index[sl].reshape(-1).to(device), (f * weights[sl, :, None].to(device)).reshape(-1, 3))
+    return out
+
+
+def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: float,
+        device: str = "cpu", progress: Callable[[int], None] | None = None) -> Fitted:
+    """Fit every tile's surviving weights and biases to the image with Adam, all tiles at once.
+
+    The first steps follow the meta-learned per-parameter step sizes (Meta-SGD), which is
+    what the init was trained for; the remaining steps use Adam.
+    """
+    level = init.levels[level_index]
+    h, w, _ = image.shape
+    grid = grid_for(init, h, w)
+    sampling = grid.sampling(h, w)
+    target = torch.from_numpy(np.array(image).reshape(-1, 3)).float().div(255.0).to(device)
+    lv = Level([v.to(device) for v in level.values], [m.to(device) for m in level.masks],
+               [r.to(device) for r in level.lrs])
+    surv = [m.reshape(-1) for m in lv.masks]
+    deltas = [torch.zeros(grid.count, int(s.sum()), device=device, requires_grad=True) for s in surv]
+    lrs = [r.reshape(-1)[s] for r, s in zip(lv.lrs, surv)]
+    meta_steps = min(steps, int(init.meta.get("args", {}).get("inner_steps", 0)))
+    opt = torch.optim.Adam(deltas, lr=lr)
+    for i in range(steps):
+        loss = (render(init, tile_params(lv, deltas), grid, h, w, sampling) - target).pow(2).mean()
+        grads = torch.autograd.grad(loss, deltas)
+        if i < meta_steps:  # Meta-SGD; x tiles: the image mean weighs each tile's own mean by 1/tiles
+            with torch.no_grad():
+                for d, g, r in zip(deltas, grads, lrs):
+                    d -= r * g * grid.count
+        else:
+            for d, g in zip(deltas, grads):
+                d.grad = g
+            opt.step()
+        if progress:
+            progress(1)
+    return Fitted(grid, level_index, [d.detach().cpu().numpy() for d in deltas],
+                  sensitivity(init, lv, [d.detach() for d in deltas], grid, sampling))
+
+
+def sensitivity(init: SharedInit, level: Level, deltas: list[torch.Tensor], grid: TileGrid,
+                sampling, probes: int = 2) -> list[float]:
+    """Per-tensor mean of diag(J^T J) of the rendered image, by Hutchinson probes with random signs.
+
+    Equal-slope bit allocation gives each tensor a step proportional to 1/sqrt(sensitivity).
+    """
+    gen = torch.Generator().manual_seed(0)
+    acc = [0.0] * len(deltas)
+    d = [x.clone().requires_grad_() for x in deltas]
+    h, w = grid.height, grid.width
+    for _ in range(probes):
+        out = render(init, tile_params(level, d), grid, h, w, sampling)
+        signs = (torch.randint(0, 2, out.shape, generator=gen).float() * 2 - 1).to(out.device)
+        grads = torch.autograd.grad((out * signs).sum(), d)
+        for i, g in enumerate(grads):
+            acc[i] += float(g.pow(2).mean()) / probes
+    return acc
+
+
+def step_offsets(sens: list[float]) -> list[int]:
+    """Per-tensor step-index offsets (1/16 octave) from sensitivities: step ~ 1/sqrt(s)."""
+    logs = [math.log2(max(s, 1e-20)) for s in sens]
+    ref = sum(logs) / len(logs)
+    return [int(round(8 * (x - ref))) for x in logs]
+
+
+def quantize_fit(fitted: Fitted, global_index: int, rounding: float = 0.5) -> list[CodedTensor]:
+    """Quantize every tensor's deltas with its own step: global index plus its sensitivity offset."""
+    out = []
+    for d, off in zip(fitted.deltas, step_offsets(fitted.sensitivity)):
+        idx = int(np.clip(global_index + off, 0, finest_index(d)))
+        out.append(make_coded(quantize(d, idx, rounding), idx))
+    return out
+
+
+def finest_index(values: np.ndarray) -> int:
+    """Largest step index whose quantized values still fit the entropy coder's range."""
+    peak = float(np.abs(values).max(initial=0.0))
+    if peak == 0.0:
+        return 65535
+    idx = int(min(65535, max(0, STEP_BIAS + math.floor(-16 * math.log2(peak / MAX_RADIUS)))))
+    while idx > 0 and np.abs(quantize(values, idx)).max() > MAX_RADIUS:
+        idx -= 1
+    return idx
+
+
+def symbol_counts(init: SharedInit, level_index: int, grid: TileGrid) -> list[int]:
+    return [grid.count * int(m.sum()) for m in init.levels[level_index].masks]
+
+
+def dequantized_params(init: SharedInit, level_index: int, grid: TileGrid,
+                       tensors: list[CodedTensor]) -> Params:
+    level = init.levels[level_index]
+    deltas = [torch.from_numpy(dequantize(t.symbols, t.step_index).reshape(grid.count, -1)) for t in tensors]
+    return tile_params(level, deltas)
