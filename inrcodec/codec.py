@@ -5,8 +5,10 @@ entropy coding in entropy.py, bytes in bitstream.py.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -87,20 +89,42 @@ def default_level(init: SharedInit) -> int:
     return int(init.meta.get("codec_level", len(init.levels) - 1))
 
 
-def encode(image, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
-           steps: int | None = None, device: str = "auto", init: str = DEFAULT_INIT,
-           level: int | None = None, progress: Callable[[int], None] | None = None) -> bytes:
-    """Compress an image (path, PIL image or (H, W, 3) uint8 array) to .inr bytes.
+@dataclass
+class Analysis:
+    """A fitted image, ready to be coded at any rate: fitting once serves every target."""
 
-    Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
-    (0..100); neither means quality 50. `steps` overrides the preset's fitting steps.
+    header: StreamHeader
+    fitted: tilesiren.Fitted
+    seconds: float  # time spent fitting
+
+    def stream(self, index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
+        return write_stream(self.header, tilesiren.quantize_fit(self.fitted, index, rounding))
+
+    def compress(self, bpp: float | None = None, quality: float | None = None) -> bytes:
+        """.inr bytes at a target rate (bits per pixel of the whole file, within 10%) or a quality 0..100."""
+        if bpp is not None and quality is not None:
+            raise UsageError("give either bpp or quality, not both")
+        h, w = self.header.height, self.header.width
+        if bpp is None:
+            return self.stream(quality_to_index(50 if quality is None else quality))
+        _check_bpp(bpp)
+        return _search_rate(self.stream, bpp * h * w / 8, h * w)
+
+
+def _check_bpp(bpp: float) -> None:
+    if not (0 < bpp <= 64):
+        raise UsageError("bpp must be a positive number of bits per pixel (at most 64)")
+
+
+def analyse(image, *, preset: str = "default", steps: int | None = None, device: str = "auto",
+            init: str = DEFAULT_INIT, level: int | None = None, min_bpp: float | None = None,
+            progress: Callable[[int], None] | None = None) -> Analysis:
+    """Fit an image (path, PIL image or (H, W, 3) uint8 array) for coding; see Analysis.compress.
+
+    `min_bpp`, when given, is checked against the header-only rate before any fitting.
     """
-    if bpp is not None and quality is not None:
-        raise UsageError("give either bpp or quality, not both")
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
-    if bpp is not None and not (0 < bpp <= 64):
-        raise UsageError("bpp must be a positive number of bits per pixel (at most 64)")
     n_steps = PRESETS[preset] if steps is None else int(steps)
     if not 0 <= n_steps <= 65535:
         raise UsageError("steps must be between 0 and 65535")
@@ -114,20 +138,32 @@ def encode(image, *, bpp: float | None = None, quality: float | None = None, pre
         raise UsageError(f"level must be 0..{len(shared.levels) - 1}")
     header = StreamHeader(tilesiren.REPRESENTATION_ID, h, w, shared.name, shared.checksum,
                           _SETTINGS.pack(lvl, n_steps, PRESET_CODES[preset if steps is None else "custom"]))
-    if bpp is not None:  # the header alone is a floor on the rate: say so before spending time
+    if min_bpp is not None:  # the header alone is a floor on the rate: say so before spending time
         grid = tilesiren.grid_for(shared, h, w)
         empty = [make_coded(np.zeros(n, np.int32), 0) for n in tilesiren.symbol_counts(shared, lvl, grid)]
         floor = 8 * len(write_stream(header, empty)) / (h * w)
-        if floor > (1 + BPP_TOLERANCE) * bpp:
-            raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
-    fitted = tilesiren.fit(shared, lvl, pixels, n_steps, FIT_LR, pick_device(device), progress)
+        if floor > (1 + BPP_TOLERANCE) * min_bpp:
+            raise UsageError(f"cannot reach {min_bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
+    device = pick_device(device)
+    t0 = time.perf_counter()
+    fitted = tilesiren.fit(shared, lvl, pixels, n_steps, FIT_LR, device, progress)
+    return Analysis(header, fitted, time.perf_counter() - t0)
 
-    def stream(index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
-        return write_stream(header, tilesiren.quantize_fit(fitted, index, rounding))
 
-    if bpp is None:
-        return stream(quality_to_index(50 if quality is None else quality))
-    return _search_rate(stream, bpp * h * w / 8, h * w)
+def encode(image, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
+           steps: int | None = None, device: str = "auto", init: str = DEFAULT_INIT,
+           level: int | None = None, progress: Callable[[int], None] | None = None) -> bytes:
+    """Compress an image (path, PIL image or (H, W, 3) uint8 array) to .inr bytes.
+
+    Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
+    (0..100); neither means quality 50. `steps` overrides the preset's fitting steps.
+    """
+    if bpp is not None and quality is not None:
+        raise UsageError("give either bpp or quality, not both")
+    if bpp is not None:
+        _check_bpp(bpp)
+    return analyse(image, preset=preset, steps=steps, device=device, init=init, level=level, min_bpp=bpp,
+                   progress=progress).compress(bpp=bpp, quality=quality)
 
 
 def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int) -> bytes:
@@ -185,6 +221,14 @@ def _header_and_init(data: bytes) -> tuple[StreamHeader, list, SharedInit, int]:
     return header, records, shared, lvl
 
 
+def symbols_sha256(data: bytes) -> str:
+    """SHA-256 of the entropy-decoded symbols: bit-exact on every machine, unlike float pixels."""
+    header, _, shared, lvl = _header_and_init(bytes(data))
+    grid = tilesiren.grid_for(shared, header.height, header.width)
+    tensors = read_stream(bytes(data), tilesiren.symbol_counts(shared, lvl, grid))
+    return hashlib.sha256(b"".join(t.symbols.astype("<i4").tobytes() for t in tensors)).hexdigest()
+
+
 def info(data: bytes) -> StreamInfo:
     header, records, _, _ = _header_and_init(data)
     lvl, n_steps, preset = _SETTINGS.unpack(header.settings)
@@ -237,4 +281,4 @@ def decode(data: bytes, resolution: int | None = None, *, width: int | None = No
     return (out.clamp(0, 1) * 255).round().to(torch.uint8).reshape(oh, ow, 3).numpy()
 
 
-__all__ = ["encode", "decode", "info", "StreamInfo", "PRESETS", "FORMAT_VERSION"]
+__all__ = ["encode", "decode", "analyse", "Analysis", "info", "StreamInfo", "PRESETS", "FORMAT_VERSION"]

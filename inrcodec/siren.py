@@ -53,12 +53,15 @@ def siren_init(spec: SirenSpec, generator: torch.Generator | None = None) -> Par
 
 
 def siren_forward(params: Params, coords: torch.Tensor, spec: SirenSpec) -> torch.Tensor:
-    """Evaluate per-tile networks. coords (T, P, 2) in [-1, 1]; params with leading dim T (or 1)."""
-    h = coords
-    last = len(params) - 2
-    for i in range(0, len(params), 2):
+    """Evaluate per-tile networks. coords (T or 1, P, 2) in [-1, 1]; params with leading dim T.
+
+    w0 is folded into each sine layer's weights so every layer is one fused baddbmm: half
+    the time of matmul + add + scale on a 2-core CPU.
+    """
+    n = params[0].shape[0]
+    h = coords.expand(n, -1, -1) if coords.shape[0] != n else coords
+    for i in range(0, len(params) - 2, 2):
         w, b = params[i], params[i + 1]
-        h = torch.matmul(h, w) + b.unsqueeze(-2)  # broadcasts shared coords over tiles
-        if i < last:
-            h = torch.sin(spec.w0 * h)
-    return h + 0.5  # targets are RGB in [0, 1]; centring them speeds up fitting
+        h = torch.sin(torch.baddbmm((spec.w0 * b).unsqueeze(-2), h, spec.w0 * w))
+    w, b = params[-2], params[-1]
+    return torch.baddbmm((b + 0.5).unsqueeze(-2), h, w)  # targets are RGB in [0, 1]: centred

@@ -12,7 +12,7 @@ from PIL import Image
 
 from inrcodec.cli import main
 
-from .conftest import synthetic_image
+from inrcodec.example import synthetic_image
 
 
 @pytest.fixture()

@@ -8,7 +8,8 @@ import inrcodec
 from inrcodec import bitstream, codec, tilesiren
 from inrcodec.sharedinit import load_init
 
-from .conftest import psnr, synthetic_image
+from inrcodec.example import synthetic_image
+from inrcodec.metrics import psnr
 
 
 def test_round_trip_shape_and_quality(image, stream):
@@ -54,6 +55,13 @@ def test_bpp_target_within_ten_percent(target):
     data = inrcodec.encode(img, bpp=target, steps=4)
     real = 8 * len(data) / (256 * 256)
     assert abs(real - target) <= 0.1 * target
+
+
+def test_analyse_then_compress_equals_encode(image):
+    fit = inrcodec.analyse(image, steps=5)
+    assert fit.compress(bpp=1.0) == inrcodec.encode(image, bpp=1.0, steps=5)
+    assert fit.compress(quality=30) == inrcodec.encode(image, quality=30, steps=5)
+    assert len(fit.compress(bpp=0.5)) < len(fit.compress(bpp=1.5))
 
 
 def test_higher_bpp_gives_higher_psnr():

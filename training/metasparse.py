@@ -82,6 +82,8 @@ def train(args) -> None:
     opt = torch.optim.Adam([{"params": values, "lr": args.outer_lr},
                             {"params": log_lrs, "lr": args.lr_lr}])
     schedule = [args.dense_steps] + [args.round_steps] * args.rounds
+    max_log_lr = math.log(args.inner_lr * args.max_lr_factor)
+    step_sizes = lambda: [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]  # noqa: E731
     levels, history, t0 = [], [], time.time()
     for rnd, n_steps in enumerate(schedule):
         if rnd > 0:
@@ -89,10 +91,10 @@ def train(args) -> None:
                 masks = global_magnitude_prune(values, masks, args.prune_fraction)
                 for v, m in zip(values, masks):
                     v.mul_(m)
-        for step in range(n_steps):
+        best = (-math.inf, None)
+        for step in range(1, n_steps + 1):
             batch = to_targets(data[np.sort(rng.choice(len(data), args.batch, replace=False))])
-            lrs = [lr.clamp(-12, 1).exp() for lr in log_lrs]
-            p = adapt(values, masks, lrs, batch, coords, spec, args.inner_steps, args.second_order)
+            p = adapt(values, masks, step_sizes(), batch, coords, spec, args.inner_steps, args.second_order)
             loss = (siren_forward(p, coords, spec) - batch).pow(2).mean()
             opt.zero_grad()
             loss.backward()
@@ -101,16 +103,22 @@ def train(args) -> None:
             with torch.no_grad():
                 for v, m in zip(values, masks):
                     v.mul_(m)
-            if step % args.log_every == 0:
-                print(f"round {rnd} step {step}/{n_steps} loss {loss.item():.5f} "
-                      f"train psnr {-10 * math.log10(loss.item()):.2f} {time.time() - t0:.0f}s", flush=True)
-        lrs = [lr.detach().clamp(-12, 1).exp() for lr in log_lrs]
-        vals = [v.detach().clone() for v in values]
-        level = Level(values=vals, masks=[m.clone() for m in masks], lrs=lrs)
-        score = psnr_after(vals, level.masks, lrs, val, coords, spec, args.inner_steps)
+            if step % args.val_every == 0 or step == n_steps:
+                score = psnr_after(values, masks, step_sizes(), val, coords, spec, args.inner_steps)
+                if score > best[0]:  # model selection on val: keep the best state of this round
+                    best = (score, [t.detach().clone() for t in values + log_lrs])
+                print(f"round {rnd} step {step}/{n_steps} train psnr {-10 * math.log10(loss.item()):.2f} "
+                      f"val psnr {score:.2f} (best {best[0]:.2f}) "
+                      f"mean step size {float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
+                      f"{time.time() - t0:.0f}s", flush=True)
+        with torch.no_grad():
+            for t, b in zip(values + log_lrs, best[1]):
+                t.copy_(b)
+        level = Level(values=[v.detach().clone() for v in values], masks=[m.clone() for m in masks],
+                      lrs=[s.detach() for s in step_sizes()])
         levels.append(level)
         history.append({"round": rnd, "density": round(level.density, 4), "adapted_params": level.adapted,
-                        "val_psnr_after_inner_steps": round(score, 2), "seconds": round(time.time() - t0)})
+                        "val_psnr_after_inner_steps": round(best[0], 2), "seconds": round(time.time() - t0)})
         print(json.dumps(history[-1]), flush=True)
     meta = {"data": args.data_note, "train_tiles": int(len(data)), "tile_px": int(size),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -136,15 +144,16 @@ def main() -> None:
     ap.add_argument("--inner-steps", type=int, default=3)
     ap.add_argument("--inner-lr", type=float, default=1e-2)
     ap.add_argument("--second-order", action="store_true")
-    ap.add_argument("--outer-lr", type=float, default=3e-4)
-    ap.add_argument("--lr-lr", type=float, default=3e-3)
+    ap.add_argument("--outer-lr", type=float, default=2e-4)
+    ap.add_argument("--lr-lr", type=float, default=1e-3)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--dense-steps", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--round-steps", type=int, default=600)
     ap.add_argument("--prune-fraction", type=float, default=0.2)
     ap.add_argument("--val-tiles", type=int, default=512)
-    ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--max-lr-factor", type=float, default=10.0, help="cap on learned step size / initial")
     ap.add_argument("--seed", type=int, default=0)
     train(ap.parse_args())
 

@@ -1,0 +1,118 @@
+"""Rate-distortion benchmark: inrcodec and classic codecs, in one process, on the same images.
+
+    python benchmarks/rd.py --data ../shared/data/kodak --rates 0.25 0.5 1.0 --presets default
+
+Writes benchmarks/results/<dataset>.csv (one row per image and point), <dataset>.md
+(summary) and <dataset>.png (curves, published ones dashed). Real file sizes only.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import inrcodec  # noqa: E402
+from benchmarks.classic import CLASSICS, run_classic  # noqa: E402
+from benchmarks.report import write_report  # noqa: E402
+from inrcodec.codec import pick_device  # noqa: E402
+from inrcodec.images import load_image  # noqa: E402
+from inrcodec.metrics import psnr  # noqa: E402
+
+FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "encode_s", "decode_s", "device"]
+
+
+def machine(device: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    if device.startswith("cuda"):
+        desc += f", GPU {torch.cuda.get_device_name(0)}"
+    return desc
+
+
+def images_in(folder: Path, limit: int | None) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif"})
+    if not files:
+        raise SystemExit(f"no images in {folder}")
+    return files[:limit] if limit else files
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_data = ROOT.parent / "shared" / "data" / "kodak"
+    ap.add_argument("--data", type=Path, default=default_data if default_data.is_dir() else None)
+    ap.add_argument("--name", help="dataset name for the result files (default: the folder's name)")
+    ap.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.25, 0.5, 0.75, 1.0, 1.5])
+    ap.add_argument("--presets", nargs="+", default=["fast", "default", "slow"], choices=list(inrcodec.PRESETS))
+    ap.add_argument("--classic", nargs="*", default=list(CLASSICS), choices=list(CLASSICS))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--limit", type=int, help="use the first N images only")
+    ap.add_argument("--quick", action="store_true", help="4 images, 3 rates, fast and default presets")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args()
+    if a.data is None:
+        raise SystemExit("give --data DIR (no ../shared/data/kodak beside the project)")
+    if a.quick:
+        a.limit, a.rates = a.limit or 4, [0.25, 0.5, 1.0]
+        a.presets = [p for p in a.presets if p != "slow"] or ["fast"]
+    device = pick_device(a.device)
+    files = images_in(a.data, a.limit)
+    name = a.name or a.data.name
+    a.out.mkdir(parents=True, exist_ok=True)
+    jobs = [(f, "inrcodec", p, tuple(a.rates)) for f in files for p in a.presets]
+    jobs += [(f, c, "", s) for f in files for c in a.classic for s in CLASSICS[c].settings]
+    rows: list[dict] = []
+    pixels_cache: dict[Path, np.ndarray] = {}
+    t_start = time.time()
+
+    def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev):
+        rows.append({"image": path.stem, "codec": codec_name, "preset": preset, "setting": setting,
+                     "bpp": 8 * len(data) / (px.shape[0] * px.shape[1]), "psnr": psnr(out, px),
+                     "encode_s": enc, "decode_s": dec, "device": dev})
+
+    with click.progressbar(jobs, label=f"{name}: {len(files)} images", file=sys.stderr, hidden=a.quiet,
+                           item_show_func=lambda j: j and f"{j[0].stem} {j[1]} {j[2]}") as bar:
+        for path, codec_name, preset, setting in bar:
+            px = pixels_cache.setdefault(path, load_image(path))
+            if codec_name == "inrcodec":  # one fit serves every rate; encode time = fit + rate control
+                fit = inrcodec.analyse(px, preset=preset, device=device)
+                for rate in setting:
+                    t0 = time.perf_counter()
+                    data = fit.compress(bpp=rate)
+                    t1 = time.perf_counter()
+                    out = inrcodec.decode(data)
+                    record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0,
+                           time.perf_counter() - t1, device)
+            else:
+                data, out, enc, dec = run_classic(codec_name, px, setting)
+                record(path, px, codec_name, preset, setting, data, out, enc, dec, "cpu")
+    csv_path = a.out / f"{name}.csv"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, FIELDS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_report(rows, a.out / name, name, machine(device), " ".join(sys.argv), time.time() - t_start)
+    print(f"wrote {csv_path}, {a.out / name}.md and .png")
+
+
+if __name__ == "__main__":
+    main()
