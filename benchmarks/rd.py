@@ -27,9 +27,9 @@ from benchmarks.classic import CLASSICS, run_classic  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
 from inrcodec.codec import pick_device  # noqa: E402
 from inrcodec.images import load_image  # noqa: E402
-from inrcodec.metrics import psnr  # noqa: E402
+from inrcodec.metrics import ms_ssim, psnr  # noqa: E402
 
-FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "encode_s", "decode_s", "device"]
+FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s", "device"]
 
 
 def machine(device: str) -> str:
@@ -86,6 +86,7 @@ def main() -> None:
     def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev):
         rows.append({"image": path.stem, "codec": codec_name, "preset": preset, "setting": setting,
                      "bpp": 8 * len(data) / (px.shape[0] * px.shape[1]), "psnr": psnr(out, px),
+                     "ms_ssim": ms_ssim(out, px) if min(px.shape[:2]) > 160 else float("nan"),
                      "encode_s": enc, "decode_s": dec, "device": dev})
 
     with click.progressbar(jobs, label=f"{name}: {len(files)} images", file=sys.stderr, hidden=a.quiet,

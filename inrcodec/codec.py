@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import struct
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ PRESETS = {"fast": 10, "default": 60, "slow": 300}  # fitting steps
 PRESET_CODES = {"custom": 0, "fast": 1, "default": 2, "slow": 3}
 FIT_LR = 2e-3
 MAX_OUTPUT_PIXELS = 64 * 1024 * 1024  # decode memory guard (~0.8 GB of float32 RGB)
+MAX_ENCODE_PIXELS = 6_000_000  # fitting peaks at ~1.5 GB per megapixel (0.9 GB for Kodak)
 MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
 _SETTINGS = struct.Struct(">BHB")  # level, fitting steps, preset code
 BPP_TOLERANCE = 0.10
@@ -78,8 +80,11 @@ def _as_pixels(image) -> np.ndarray:
 
 
 def pick_device(device: str) -> str:
+    """'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise UsageError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda asked for, but no CUDA GPU is available")
     return device
@@ -130,8 +135,9 @@ def analyse(image, *, preset: str = "default", steps: int | None = None, device:
         raise UsageError("steps must be between 0 and 65535")
     pixels = _as_pixels(image)
     h, w, _ = pixels.shape
-    if h > 65535 or w > 65535:
-        raise UsageError(f"image of {w}x{h} is too large: sides are limited to 65535 pixels")
+    if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
+        raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
+                         f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
     shared = load_init(init)
     lvl = default_level(shared) if level is None else level
     if not 0 <= lvl < len(shared.levels):

@@ -23,6 +23,11 @@ from .siren import Params, SirenSpec
 DEFAULT_INIT = "sparse-siren-t32-v1"
 
 
+def weight_density(masks: list[torch.Tensor]) -> float:
+    """Fraction of weights (not biases: masks[1::2]) that survive."""
+    return float(sum(m.sum() for m in masks[0::2]) / sum(m.numel() for m in masks[0::2]))
+
+
 @dataclass(frozen=True)
 class Level:
     """One density of the ladder: init values (pruned entries are 0), masks, inner step sizes."""
@@ -33,8 +38,7 @@ class Level:
 
     @property
     def density(self) -> float:
-        w = [m for m in self.masks[0::2]]
-        return float(sum(m.sum() for m in w) / sum(m.numel() for m in w))
+        return weight_density(self.masks)
 
     @property
     def adapted(self) -> int:

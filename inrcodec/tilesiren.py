@@ -100,7 +100,7 @@ def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: f
 
 
 def sensitivity(init: SharedInit, level: Level, deltas: list[torch.Tensor], grid: TileGrid,
-                sampling, probes: int = 2) -> list[float]:
+                sampling, probes: int = 1) -> list[float]:
     """Per-tensor mean of diag(J^T J) of the rendered image, by Hutchinson probes with random signs.
 
     Equal-slope bit allocation gives each tensor a step proportional to 1/sqrt(sensitivity).

@@ -161,6 +161,14 @@ def test_no_cuda_is_a_clear_error(run, png, tmp_path):
     assert_clean_error(run("encode", png, tmp_path / "o.inr", "--device", "cuda"), "no CUDA")
 
 
+def test_unknown_device_and_huge_input(run, png, tmp_path):
+    assert_clean_error(run("encode", png, tmp_path / "o.inr", "--device", "tpu"), "unknown device")
+    big = tmp_path / "big.png"
+    Image.new("RGB", (4000, 2000)).save(big)
+    assert_clean_error(run("encode", big, tmp_path / "o.inr"), "too large to encode")
+    assert not (tmp_path / "o.inr").exists()
+
+
 @pytest.mark.parametrize("mode", ["L", "P", "RGBA-opaque", "I;16", "LA-opaque", "CMYK"])
 def test_image_modes_are_handled(run, tmp_path, mode):
     rgb = Image.fromarray(synthetic_image(40, 40, seed=2))

@@ -17,7 +17,11 @@ def card(path: Path, reproduce: str) -> str:
         f"- **Architecture**: per-tile SIREN 2 → {s.hidden} × {s.depth} (sine, w0 = {s.w0:g}) → 3 (linear), "
         f"{sum(v.numel() for v in init.levels[0].values):,} parameters; tiles of {init.tile} px with "
         f"{init.overlap} px overlap (networks see {m['tile_px']}×{m['tile_px']} px).",
-        f"- **Codec level**: {m.get('codec_level', len(init.levels) - 1)} (the level streams use by default).",
+        f"- **Codec level**: {m.get('codec_level', len(init.levels) - 1)} (the level streams use by default)"
+        + (f", chosen by `training/tune.py` on {m['codec_selection']['on']} ({m['codec_selection']['steps']} "
+           f"steps, rates {m['codec_selection']['rates']}): mean PSNR "
+           + ", ".join(f"{k} {v:.2f} dB" for k, v in m['codec_selection']['mean_psnr'].items()) + "."
+           if "codec_selection" in m else "."),
         f"- **Data**: {m['data']}.",
         f"- **Meta-learning**: Meta-SGD ({a['inner_steps']} inner SGD steps with learned per-parameter step "
         f"sizes, initial {a['inner_lr']:g}, capped at {a['max_lr_factor']:g}×, "

@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
+import click
 import numpy as np
 import torch
 
-from inrcodec.sharedinit import Level, save_init
+from inrcodec.sharedinit import Level, save_init, weight_density
 from inrcodec.siren import Params, SirenSpec, siren_forward, siren_init
 
 
@@ -68,6 +70,11 @@ def global_magnitude_prune(values: Params, masks: list[torch.Tensor], fraction: 
     return new
 
 
+def log(args, line: str) -> None:
+    if not args.quiet:
+        click.echo(line, err=True)
+
+
 def train(args) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -82,6 +89,8 @@ def train(args) -> None:
     opt = torch.optim.Adam([{"params": values, "lr": args.outer_lr},
                             {"params": log_lrs, "lr": args.lr_lr}])
     schedule = [args.dense_steps] + [args.round_steps] * args.rounds
+    total = sum(schedule)  # cosine decay of the outer learning rates to 10% over all rounds
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i, total) / total)))
     max_log_lr = math.log(args.inner_lr * args.max_lr_factor)
     step_sizes = lambda: [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]  # noqa: E731
     levels, history, t0 = [], [], time.time()
@@ -92,25 +101,31 @@ def train(args) -> None:
                 for v, m in zip(values, masks):
                     v.mul_(m)
         best = (-math.inf, None)
-        for step in range(1, n_steps + 1):
-            batch = to_targets(data[np.sort(rng.choice(len(data), args.batch, replace=False))])
-            p = adapt(values, masks, step_sizes(), batch, coords, spec, args.inner_steps, args.second_order)
-            loss = (siren_forward(p, coords, spec) - batch).pow(2).mean()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(values + log_lrs, args.clip)
-            opt.step()
-            with torch.no_grad():
-                for v, m in zip(values, masks):
-                    v.mul_(m)
-            if step % args.val_every == 0 or step == n_steps:
-                score = psnr_after(values, masks, step_sizes(), val, coords, spec, args.inner_steps)
-                if score > best[0]:  # model selection on val: keep the best state of this round
-                    best = (score, [t.detach().clone() for t in values + log_lrs])
-                print(f"round {rnd} step {step}/{n_steps} train psnr {-10 * math.log10(loss.item()):.2f} "
-                      f"val psnr {score:.2f} (best {best[0]:.2f}) "
-                      f"mean step size {float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
-                      f"{time.time() - t0:.0f}s", flush=True)
+        if rnd > 0:  # the freshly pruned state is a candidate too: a round never ends worse than it began
+            best = (psnr_after(values, masks, step_sizes(), val, coords, spec, args.inner_steps),
+                    [t.detach().clone() for t in values + log_lrs])
+        with click.progressbar(range(1, n_steps + 1), label=f"round {rnd} (density {weight_density(masks):.3f})",
+                               file=sys.stderr, hidden=args.quiet) as bar:
+            for step in bar:
+                batch = to_targets(data[np.sort(rng.choice(len(data), args.batch, replace=False))])
+                p = adapt(values, masks, step_sizes(), batch, coords, spec, args.inner_steps, args.second_order)
+                loss = (siren_forward(p, coords, spec) - batch).pow(2).mean()
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(values + log_lrs, args.clip)
+                opt.step()
+                sched.step()
+                with torch.no_grad():
+                    for v, m in zip(values, masks):
+                        v.mul_(m)
+                if step % args.val_every == 0 or step == n_steps:
+                    score = psnr_after(values, masks, step_sizes(), val, coords, spec, args.inner_steps)
+                    if score > best[0]:  # model selection on val: keep the best state of this round
+                        best = (score, [t.detach().clone() for t in values + log_lrs])
+                    log(args, f"  round {rnd} step {step}/{n_steps} train psnr {-10 * math.log10(loss.item()):.2f} "
+                        f"val psnr {score:.2f} (best {best[0]:.2f}) mean step size "
+                        f"{float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
+                        f"{time.time() - t0:.0f}s")
         with torch.no_grad():
             for t, b in zip(values + log_lrs, best[1]):
                 t.copy_(b)
@@ -119,13 +134,13 @@ def train(args) -> None:
         levels.append(level)
         history.append({"round": rnd, "density": round(level.density, 4), "adapted_params": level.adapted,
                         "val_psnr_after_inner_steps": round(best[0], 2), "seconds": round(time.time() - t0)})
-        print(json.dumps(history[-1]), flush=True)
+        log(args, json.dumps(history[-1]))
     meta = {"data": args.data_note, "train_tiles": int(len(data)), "tile_px": int(size),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "history": history, "train_seconds": round(time.time() - t0),
             "machine": args.machine}
     sha = save_init(args.out, args.name, spec, args.tile, (size - args.tile) // 2, levels, meta)
-    print(f"wrote {args.out} sha256 {sha}")
+    log(args, f"wrote {args.out} sha256 {sha}")
 
 
 def main() -> None:
@@ -144,7 +159,7 @@ def main() -> None:
     ap.add_argument("--inner-steps", type=int, default=3)
     ap.add_argument("--inner-lr", type=float, default=1e-2)
     ap.add_argument("--second-order", action="store_true")
-    ap.add_argument("--outer-lr", type=float, default=2e-4)
+    ap.add_argument("--outer-lr", type=float, default=1e-4)
     ap.add_argument("--lr-lr", type=float, default=1e-3)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--dense-steps", type=int, default=3000)
@@ -153,8 +168,9 @@ def main() -> None:
     ap.add_argument("--prune-fraction", type=float, default=0.2)
     ap.add_argument("--val-tiles", type=int, default=512)
     ap.add_argument("--val-every", type=int, default=250)
-    ap.add_argument("--max-lr-factor", type=float, default=10.0, help="cap on learned step size / initial")
+    ap.add_argument("--max-lr-factor", type=float, default=5.0, help="cap on learned step size / initial")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     train(ap.parse_args())
 
 
