@@ -19,9 +19,9 @@ from inrcodec.metrics import psnr
 
 HERE = Path(__file__).parent / "conformance"
 CASES = [  # name, (height, width), seed, encoder settings
-    ("small-q40", (48, 64), 11, {"quality": 40, "steps": 10}),
-    ("odd-q70", (37, 70), 12, {"quality": 70, "steps": 20}),
-    ("bpp1", (64, 96), 13, {"bpp": 1.0, "steps": 20}),
+    ("small-q60", (48, 64), 11, {"quality": 60, "steps": 10}),
+    ("odd-q80", (37, 70), 12, {"quality": 80, "steps": 20}),
+    ("bpp2", (64, 96), 13, {"bpp": 2.0, "steps": 20}),
 ]
 
 

@@ -41,12 +41,14 @@ def _laplace_log2_pmf(values: np.ndarray, scale: np.ndarray, radius: int) -> np.
     return np.log2(np.maximum(mass / total, 2.0 ** -24))
 
 
+_SCALES = np.array([2.0 ** ((j - SCALE_BIAS) / 16) for j in range(256)])  # for the encoder's search only
+
+
 def choose_scale(symbols: np.ndarray, radius: int) -> tuple[int, float]:
     """Scale index with the smallest ideal code length, and that length in bits."""
-    vals, counts = np.unique(np.abs(symbols), return_counts=True)
-    j = np.arange(256)
-    bits = -(counts[None, :] * _laplace_log2_pmf(vals[None, :], np.array([laplace_scale(int(i)) for i in j])[:, None],
-                                                 radius)).sum(axis=1)
+    counts = np.bincount(np.abs(symbols).ravel())
+    vals = np.nonzero(counts)[0]
+    bits = -(counts[vals][None, :] * _laplace_log2_pmf(vals[None, :], _SCALES[:, None], radius)).sum(axis=1)
     best = int(np.argmin(bits))
     return best, float(bits[best])
 

@@ -18,8 +18,8 @@ def card(path: Path, reproduce: str) -> str:
         f"{sum(v.numel() for v in init.levels[0].values):,} parameters; tiles of {init.tile} px with "
         f"{init.overlap} px overlap (networks see {m['tile_px']}×{m['tile_px']} px).",
         f"- **Codec level**: {m.get('codec_level', len(init.levels) - 1)} (the level streams use by default)"
-        + (f", chosen by `training/tune.py` on {m['codec_selection']['on']} ({m['codec_selection']['steps']} "
-           f"steps, rates {m['codec_selection']['rates']}): mean PSNR "
+        + (f", chosen by `training/tune.py` on {m['codec_selection']['on']} ({'/'.join(map(str, m['codec_selection']['steps']))} "
+           f"steps, rates {'/'.join(map(str, m['codec_selection']['rates']))} bpp): mean PSNR over those rates "
            + ", ".join(f"{k} {v:.2f} dB" for k, v in m['codec_selection']['mean_psnr'].items()) + "."
            if "codec_selection" in m else "."),
         f"- **Data**: {m['data']}.",
