@@ -60,11 +60,18 @@ def mean_curve(per_image) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     return s, mean("bpp"), mean("psnr"), mean("ms_ssim")
 
 
+def _nanmean(vals: list[float]) -> float:
+    """Mean over the images where the value exists (NaN when none)."""
+    v = np.asarray(vals, float)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+
+
 def _fmt(v: float, digits: int = 2) -> str:
     return "—" if v is None or np.isnan(v) else f"{v:.{digits}f}"
 
 
-def write_report(rows: list[dict], stem: Path, name: str, machine: str, command: str, seconds: float) -> None:
+def write_report(rows: list[dict], stem: Path, name: str, machine: str, command: str, seconds: float,
+                 skipped: list[str] = ()) -> None:
     curves = group(rows)
     inr = sorted(k for k in curves if k[0] == "inrcodec")
     classics = sorted(k for k in curves if k[0] != "inrcodec")
@@ -85,7 +92,7 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
         for key in inr:
             for s in mean_curve(curves[key])[0]:
                 pts = [p for img in curves[key].values() for p in img if p["setting"] == s]
-                cmp = [np.nanmean([at_rate(curves, c, p["image"], p["bpp"]) for p in pts]) for c in classics]
+                cmp = [_nanmean([at_rate(curves, c, p["image"], p["bpp"]) for p in pts]) for c in classics]
                 md.append(f"| {key[1]} | {s:g} | {np.mean([p['bpp'] for p in pts]):.3f} | "
                           f"{np.mean([p['psnr'] for p in pts]):.2f} | {np.mean([p['ms_ssim'] for p in pts]):.4f} | "
                           + " | ".join(_fmt(v) for v in cmp)
@@ -93,7 +100,9 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
                           f"{np.mean([p['decode_s'] for p in pts]):.2f} | {pts[0]['device']} |")
         md.append("")
         md += ["## BD-rate of inrcodec against each codec (%, negative = inrcodec needs fewer bits)", "",
-               "Bjøntegaard, PCHIP of log-rate against mean PSNR over the PSNR range both mean curves cover.", "",
+               "Bjøntegaard, PCHIP of log-rate against mean PSNR over the PSNR range both mean curves cover. "
+               "A dash: the two mean curves share no PSNR range (one codec never reaches the other's lowest "
+               "measured quality), so no BD-rate exists.", "",
                "| inrcodec preset | " + " | ".join(k[0] for k in classics) + " |",
                "|---|" + "---|" * len(classics)]
         for key in inr:
@@ -112,6 +121,8 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
         md.append(f"| {label(key)} | " + " | ".join(_fmt(mean_at(curves, key, r)) for r in FIXED_RATES)
                   + f" | {np.median([p['encode_s'] for p in allp]):.3f} | {np.median([p['decode_s'] for p in allp]):.3f} |")
     md += ["", "A dash: the rate lies outside the codec's measured range for at least one image.", ""]
+    if skipped:
+        md += ["## Targets inrcodec could not meet within 10% (left out above)", ""] + [f"- {x}" for x in skipped] + [""]
     stem.with_suffix(".md").write_text("\n".join(md) + "\n")
     plot_rd(curves, stem.with_suffix(".png"), name, machine)
     plot_time(curves, stem.parent / f"{stem.name}-time.png", name, machine)
@@ -141,16 +152,17 @@ def plot_rd(curves: Curves, path: Path, name: str, machine: str) -> None:
             mine = key[0] == "inrcodec"
             ax.plot(c[1], c[field], "o-" if mine else "s-", lw=2.4 if mine else 1.3, ms=4,
                     label=f"{label(key)} (measured)")
-        for codec, (b, p, m) in published.items():
+        for i, (codec, (b, p, m)) in enumerate(published.items()):
             y = p if field == 2 else m
             if np.isfinite(y).any():
-                ax.plot(b, y, "--", lw=1, alpha=0.8, label=f"{codec.split(' (repo')[0]} (published)")
+                ax.plot(b, y, "--", lw=1, alpha=0.85, color=plt.cm.tab20(2 * i + 1),
+                        label=f"{codec.split(' (repo')[0]} (published)")
         ax.set_xlim(0, 1.6)
         ax.set_xlabel("bits per pixel (real file size)")
         ax.set_ylabel(f"{ylabel}, mean over images")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-    axes[0].set_ylim(bottom=18)
+        ax.legend(fontsize=7, loc="upper left" if field == 2 else "lower right")
+    axes[0].set_ylim(top=max(axes[0].get_ylim()[1], 50))  # room for the legend above the curves
     fig.suptitle(f"Rate-distortion on {name} — {machine}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
