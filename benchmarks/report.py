@@ -121,6 +121,12 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
         md.append(f"| {label(key)} | " + " | ".join(_fmt(mean_at(curves, key, r)) for r in FIXED_RATES)
                   + f" | {np.median([p['encode_s'] for p in allp]):.3f} | {np.median([p['decode_s'] for p in allp]):.3f} |")
     md += ["", "A dash: the rate lies outside the codec's measured range for at least one image.", ""]
+    md += ["## Mean curves of the classic codecs (mean over images at each setting)", "",
+           "| codec | setting | mean bpp | PSNR | MS-SSIM |", "|---|---|---|---|---|"]
+    for key in classics:
+        for setting, b, p, m in zip(*mean_curve(curves[key])):
+            md.append(f"| {key[0]} | {setting:g} | {b:.3f} | {p:.2f} | {m:.4f} |")
+    md.append("")
     if skipped:
         md += ["## Targets inrcodec could not meet within 10% (left out above)", ""] + [f"- {x}" for x in skipped] + [""]
     stem.with_suffix(".md").write_text("\n".join(md) + "\n")

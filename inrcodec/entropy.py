@@ -41,7 +41,7 @@ def _laplace_log2_pmf(values: np.ndarray, scale: np.ndarray, radius: int) -> np.
     return np.log2(np.maximum(mass / total, 2.0 ** -24))
 
 
-_SCALES = np.array([2.0 ** ((j - SCALE_BIAS) / 16) for j in range(256)])  # for the encoder's search only
+_SCALES = np.array([laplace_scale(j) for j in range(256)])
 
 
 def choose_scale(symbols: np.ndarray, radius: int) -> tuple[int, float]:

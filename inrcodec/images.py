@@ -1,6 +1,7 @@
 """Reading images into 8-bit RGB (or refusing them with a reason) and writing files atomically."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -70,7 +71,6 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
 
 def encode_image_file(pixels: np.ndarray, path: str | os.PathLike) -> bytes:
     """Encode pixels in the format the output name asks for (PNG when in doubt)."""
-    import io
     fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
     buf = io.BytesIO()
     Image.fromarray(pixels, "RGB").save(buf, format=fmt)

@@ -29,7 +29,6 @@ class Fitted:
     """Per-tile deltas of the surviving entries, one (tiles, surviving) array per tensor."""
 
     grid: TileGrid
-    level: int
     deltas: list[np.ndarray]
     sensitivity: list[float]  # mean d(MSE)/d(theta)^2 per tensor: sets relative step sizes
 
@@ -95,7 +94,7 @@ def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: f
             opt.step()
         if progress:
             progress(1)
-    return Fitted(grid, level_index, [d.detach().cpu().numpy() for d in deltas],
+    return Fitted(grid, [d.detach().cpu().numpy() for d in deltas],
                   sensitivity(init, lv, [d.detach() for d in deltas], grid, sampling))
 
 
