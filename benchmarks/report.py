@@ -150,7 +150,7 @@ def plot_rd(curves: Curves, path: Path, name: str, machine: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
+    fig, axes = plt.subplots(1, 2, figsize=(15, 8))
     published = published_curves() if name.lower().startswith("kodak") else {}
     for ax, field, ylabel in ((axes[0], 2, "RGB PSNR (dB)"), (axes[1], 3, "MS-SSIM (RGB)")):
         for key in sorted(curves):
@@ -161,16 +161,16 @@ def plot_rd(curves: Curves, path: Path, name: str, machine: str) -> None:
         for i, (codec, (b, p, m)) in enumerate(published.items()):
             y = p if field == 2 else m
             if np.isfinite(y).any():
-                ax.plot(b, y, "--", lw=1, alpha=0.85, color=plt.cm.tab20(2 * i + 1),
+                ax.plot(b, y, "--", lw=1.4, color=plt.cm.tab20(2 * i + 1),
                         label=f"{codec.split(' (repo')[0]} (published)")
         ax.set_xlim(0, 1.6)
         ax.set_xlabel("bits per pixel (real file size)")
         ax.set_ylabel(f"{ylabel}, mean over images")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left" if field == 2 else "lower right")
-    axes[0].set_ylim(top=max(axes[0].get_ylim()[1], 50))  # room for the legend above the curves
+    handles, labels = axes[0].get_legend_handles_labels()  # same colours in both panels: one legend
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"Rate-distortion on {name} — {machine}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
