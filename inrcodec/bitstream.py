@@ -91,13 +91,12 @@ def read_header(data: bytes) -> tuple[StreamHeader, list[tuple[int, int, int]], 
     return StreamHeader(rep, h, w, name, checksum, settings), records, r.pos
 
 
-def read_stream(data: bytes, counts: list[int]) -> list[CodedTensor]:
-    """Decode the payload, given how many symbols each tensor holds (known from the init)."""
-    _, records, pos = read_header(data)
+def read_payload(data: bytes, records: list[tuple[int, int, int]], offset: int, counts: list[int]) -> list[CodedTensor]:
+    """Decode the payload found by read_header, given how many symbols each tensor holds (from the init)."""
     if len(counts) != len(records):
         raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(counts)}")
     r = _Reader(data[:-4])
-    r.pos = pos
+    r.pos = offset
     (n_words,) = struct.unpack(">I", r.take(4))
     words = np.frombuffer(r.take(4 * n_words), dtype="<u4").astype(np.uint32)
     if r.pos != len(r.data):

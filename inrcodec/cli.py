@@ -10,7 +10,7 @@ import click
 
 from . import codec
 from .errors import InrCodecError, UsageError
-from .images import atomic_write, encode_image_file
+from .images import atomic_write, encode_image_file, load_image
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -101,7 +101,6 @@ def main() -> None:
 def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, quiet) -> None:
     """Compress image SRC (PNG, JPEG, ...) into the .inr file DST."""
     _check_paths(src, dst)
-    from .images import load_image
     pixels = load_image(src)
     t0 = time.perf_counter()
     with _LazyBar(codec.PRESETS[preset] if steps is None else steps, "fitting", quiet) as bar:

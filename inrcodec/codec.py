@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from . import tilesiren
-from .bitstream import FORMAT_VERSION, StreamHeader, read_header, read_stream, write_stream
-from .entropy import make_coded
+from .bitstream import FORMAT_VERSION, StreamHeader, read_header, read_payload, write_stream
+from .entropy import CodedTensor, make_coded
 from .errors import BitstreamError, ImageError, UsageError
 from .images import load_image, to_rgb8
 from .sharedinit import DEFAULT_INIT, SharedInit, load_init
@@ -107,26 +107,27 @@ class Analysis:
 
     def compress(self, bpp: float | None = None, quality: float | None = None) -> bytes:
         """.inr bytes at a target rate (bits per pixel of the whole file, within 10%) or a quality 0..100."""
-        if bpp is not None and quality is not None:
-            raise UsageError("give either bpp or quality, not both")
+        _check_target(bpp, quality)
         h, w = self.header.height, self.header.width
         if bpp is None:
             return self.stream(quality_to_index(50 if quality is None else quality))
-        _check_bpp(bpp)
         return _search_rate(self.stream, bpp * h * w / 8, h * w)
 
 
-def _check_bpp(bpp: float) -> None:
-    if not (0 < bpp <= 64):
+def _check_target(bpp: float | None, quality: float | None) -> None:
+    if bpp is not None and quality is not None:
+        raise UsageError("give either bpp or quality, not both")
+    if bpp is not None and not (0 < bpp <= 64):
         raise UsageError("bpp must be a positive number of bits per pixel (at most 64)")
 
 
 def analyse(image, *, preset: str = "default", steps: int | None = None, device: str = "auto",
             init: str = DEFAULT_INIT, level: int | None = None, min_bpp: float | None = None,
-            progress: Callable[[int], None] | None = None) -> Analysis:
+            lr: float = FIT_LR, progress: Callable[[int], None] | None = None) -> Analysis:
     """Fit an image (path, PIL image or (H, W, 3) uint8 array) for coding; see Analysis.compress.
 
-    `min_bpp`, when given, is checked against the header-only rate before any fitting.
+    `min_bpp`, when given, is checked against the header-only rate before any fitting;
+    `lr` is Adam's step size after the meta-learned steps.
     """
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
@@ -152,7 +153,7 @@ def analyse(image, *, preset: str = "default", steps: int | None = None, device:
             raise UsageError(f"cannot reach {min_bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
     device = pick_device(device)
     t0 = time.perf_counter()
-    fitted = tilesiren.fit(shared, lvl, pixels, n_steps, FIT_LR, device, progress)
+    fitted = tilesiren.fit(shared, lvl, pixels, n_steps, lr, device, progress)
     return Analysis(header, fitted, time.perf_counter() - t0)
 
 
@@ -164,10 +165,7 @@ def encode(image, *, bpp: float | None = None, quality: float | None = None, pre
     Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
     (0..100); neither means quality 50. `steps` overrides the preset's fitting steps.
     """
-    if bpp is not None and quality is not None:
-        raise UsageError("give either bpp or quality, not both")
-    if bpp is not None:
-        _check_bpp(bpp)
+    _check_target(bpp, quality)  # before fitting, not after
     return analyse(image, preset=preset, steps=steps, device=device, init=init, level=level, min_bpp=bpp,
                    progress=progress).compress(bpp=bpp, quality=quality)
 
@@ -207,8 +205,9 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int)
     return cache[key]
 
 
-def _header_and_init(data: bytes) -> tuple[StreamHeader, list, SharedInit, int]:
-    header, records, _ = read_header(data)
+def _header_and_init(data: bytes) -> tuple[StreamHeader, list, int, SharedInit, int]:
+    """Parse and validate the header against the shipped inits: (header, records, payload offset, init, level)."""
+    header, records, offset = read_header(data)
     if header.representation != tilesiren.REPRESENTATION_ID:
         raise BitstreamError(f"unknown representation {header.representation} in .inr header")
     try:
@@ -224,19 +223,24 @@ def _header_and_init(data: bytes) -> tuple[StreamHeader, list, SharedInit, int]:
     lvl = _SETTINGS.unpack(header.settings)[0]
     if lvl >= len(shared.levels):
         raise BitstreamError(f"stream uses level {lvl}, init has {len(shared.levels)}")
-    return header, records, shared, lvl
+    return header, records, offset, shared, lvl
+
+
+def decode_tensors(data: bytes) -> tuple[StreamHeader, SharedInit, int, list[CodedTensor]]:
+    """Everything in a stream before any float is computed: header, init, level, coded tensors."""
+    header, records, offset, shared, lvl = _header_and_init(data)
+    grid = tilesiren.grid_for(shared, header.height, header.width)
+    return header, shared, lvl, read_payload(data, records, offset, tilesiren.symbol_counts(shared, lvl, grid))
 
 
 def symbols_sha256(data: bytes) -> str:
     """SHA-256 of the entropy-decoded symbols: bit-exact on every machine, unlike float pixels."""
-    header, _, shared, lvl = _header_and_init(bytes(data))
-    grid = tilesiren.grid_for(shared, header.height, header.width)
-    tensors = read_stream(bytes(data), tilesiren.symbol_counts(shared, lvl, grid))
+    tensors = decode_tensors(bytes(data))[3]
     return hashlib.sha256(b"".join(t.symbols.astype("<i4").tobytes() for t in tensors)).hexdigest()
 
 
 def info(data: bytes) -> StreamInfo:
-    header, records, _, _ = _header_and_init(data)
+    header, records, _, _, _ = _header_and_init(data)
     lvl, n_steps, preset = _SETTINGS.unpack(header.settings)
     names = {v: k for k, v in PRESET_CODES.items()}
     return StreamInfo(data[4], header.representation, header.height, header.width, header.init_name,
@@ -277,10 +281,9 @@ def output_size(height: int, width: int, resolution: int | None = None, out_widt
 def decode(data: bytes, resolution: int | None = None, *, width: int | None = None,
            height: int | None = None, scale: float | None = None) -> np.ndarray:
     """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; CPU only, deterministic."""
-    header, _, shared, lvl = _header_and_init(bytes(data))
-    oh, ow = output_size(header.height, header.width, resolution, width, height, scale)
+    header, shared, lvl, tensors = decode_tensors(bytes(data))
+    oh, ow = output_size(header.height, header.width, resolution, width, height, scale)  # before any allocation
     grid = tilesiren.grid_for(shared, header.height, header.width)
-    tensors = read_stream(bytes(data), tilesiren.symbol_counts(shared, lvl, grid))
     with torch.no_grad():
         params = tilesiren.dequantized_params(shared, lvl, grid, tensors)
         out = tilesiren.render(shared, params, grid, oh, ow)

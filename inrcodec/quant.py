@@ -39,4 +39,4 @@ def quantize(x: np.ndarray, index: int, rounding: float = 0.5) -> np.ndarray:
 
 
 def dequantize(q: np.ndarray, index: int) -> np.ndarray:
-    return (q.astype(np.float32) * np.float32(step_size(index))).astype(np.float32)
+    return q.astype(np.float32) * np.float32(step_size(index))

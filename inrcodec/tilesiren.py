@@ -72,7 +72,7 @@ def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: f
     level = init.levels[level_index]
     h, w, _ = image.shape
     grid = grid_for(init, h, w)
-    sampling = grid.sampling(h, w)
+    sampling = tuple(t.to(device) for t in grid.sampling(h, w))  # once, not every step
     target = torch.from_numpy(np.array(image).reshape(-1, 3)).float().div(255.0).to(device)
     lv = Level([v.to(device) for v in level.values], [m.to(device) for m in level.masks],
                [r.to(device) for r in level.lrs])

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import bitstream, codec, tilesiren
-from inrcodec.sharedinit import load_init
+from inrcodec import bitstream, codec
 
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
@@ -34,11 +33,7 @@ def test_decode_is_deterministic(stream):
 
 
 def test_container_rewrites_identically(stream):
-    header, _, _ = bitstream.read_header(stream)
-    shared = load_init(header.init_name)
-    level = codec._SETTINGS.unpack(header.settings)[0]
-    grid = tilesiren.grid_for(shared, header.height, header.width)
-    tensors = bitstream.read_stream(stream, tilesiren.symbol_counts(shared, level, grid))
+    header, _, _, tensors = codec.decode_tensors(stream)
     assert bitstream.write_stream(header, tensors) == stream
 
 

@@ -1,7 +1,8 @@
 """Choose the codec's default level and fitting learning rate on validation images (never Kodak).
 
-Fits each image once per (level, lr), then rate-controls that fit to each target bpp with
-the codec's own search, and reports mean PSNR. `--write` stores the best level in the init.
+Fits each image once per (level, lr) through the codec's own API, rate-controls that
+fit to each target bpp, decodes, and reports mean PSNR. `--write` stores the best level in
+the init. The init must be the one installed in inrcodec/weights (decoding checks its checksum).
 """
 from __future__ import annotations
 
@@ -11,31 +12,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from inrcodec import codec, tilesiren
-from inrcodec.bitstream import StreamHeader
+from inrcodec import codec
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
 from inrcodec.sharedinit import load_init, save_init
 from training.patches import image_files
 
 
-def rd_points(init, level: int, pixels: np.ndarray, steps: int, lr: float, rates: list[float]):
+def rd_points(init_path: str, level: int, pixels: np.ndarray, steps: int, lr: float, rates: list[float]):
     h, w, _ = pixels.shape
-    header = StreamHeader(tilesiren.REPRESENTATION_ID, h, w, init.name, init.checksum, bytes(4))
-    fitted = tilesiren.fit(init, level, pixels, steps, lr)
-    analysis = codec.Analysis(header, fitted, 0.0)
-    out = []
-    for bpp in rates:
-        data = analysis.compress(bpp=bpp)
-        tensors = codec.read_stream(data, tilesiren.symbol_counts(init, level, fitted.grid))
-        with torch.no_grad():
-            rec = tilesiren.render(init, tilesiren.dequantized_params(init, level, fitted.grid, tensors),
-                                   fitted.grid, h, w)
-        rec = (rec.clamp(0, 1) * 255).round().to(torch.uint8).reshape(h, w, 3).numpy()
-        out.append((8 * len(data) / (h * w), psnr(rec, pixels)))
-    return out
+    analysis = codec.analyse(pixels, steps=steps, level=level, lr=lr, init=init_path)
+    return [(8 * len(data) / (h * w), psnr(codec.decode(data), pixels))
+            for data in (analysis.compress(bpp=bpp) for bpp in rates)]
 
 
 def main() -> None:
@@ -56,7 +45,7 @@ def main() -> None:
     results = {}
     for level, lr in itertools.product(levels, a.lrs):
         t0 = time.time()
-        pts = np.array([rd_points(init, level, px, a.steps, lr, a.rates) for px in images])  # (img, rate, 2)
+        pts = np.array([rd_points(str(a.init), level, px, a.steps, lr, a.rates) for px in images])  # (img, rate, 2)
         results[level, lr] = pts[:, :, 1].mean(0)
         print(f"level {level} (density {init.levels[level].density:.3f}) lr {lr:g}: mean PSNR "
               + " ".join(f"{r}bpp {p:.2f}" for r, p in zip(a.rates, results[level, lr]))
