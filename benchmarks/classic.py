@@ -37,8 +37,8 @@ def _avif(img, buf, q):
 
 
 CLASSICS = {
-    "jpeg": Classic("JPEG (Pillow, 4:2:0, optimize)", [5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95], _jpeg),
-    "webp": Classic("WebP (Pillow, method 6)", [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95], _webp),
+    "jpeg": Classic("JPEG (Pillow, 4:2:0, optimize)", [1, 2, 3, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95], _jpeg),
+    "webp": Classic("WebP (Pillow, method 6)", [0, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95], _webp),
     "jpeg2000": Classic("JPEG 2000 (Pillow/OpenJPEG)", [0.1, 0.15, 0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0], _j2k),
     "avif": Classic("AVIF (Pillow, 4:4:4, speed 6)", [5, 15, 25, 35, 45, 55, 65, 75, 85, 92], _avif),
 }

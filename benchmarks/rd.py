@@ -25,11 +25,14 @@ sys.path.insert(0, str(ROOT))
 import inrcodec  # noqa: E402
 from benchmarks.classic import CLASSICS, run_classic  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
+from inrcodec import tilesiren  # noqa: E402
 from inrcodec.codec import pick_device  # noqa: E402
 from inrcodec.images import load_image  # noqa: E402
 from inrcodec.metrics import ms_ssim, psnr  # noqa: E402
+from inrcodec.sharedinit import DEFAULT_INIT, load_init  # noqa: E402
 
-FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s", "device"]
+FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "ms_ssim", "psnr_seam", "psnr_interior",
+          "encode_s", "decode_s", "device"]
 
 
 def machine(device: str) -> str:
@@ -59,8 +62,8 @@ def read_rows(path: Path) -> list[dict]:
     out = []
     with open(path) as f:
         for r in csv.DictReader(f):
-            for k in ("setting", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"):
-                r[k] = float(r[k])
+            for k in ("setting", "bpp", "psnr", "ms_ssim", "psnr_seam", "psnr_interior", "encode_s", "decode_s"):
+                r[k] = float(r.get(k) or "nan")
             out.append(r)
     return out
 
@@ -102,21 +105,30 @@ def main() -> None:
     pixels_cache: dict[Path, np.ndarray] = {}
     t_start = time.time()
 
+    seams = load_init(DEFAULT_INIT)
+
     def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev):
+        seam = tilesiren.grid_for(seams, *px.shape[:2]).seam_mask()  # every codec on inrcodec's tile bands
         rows.append({"image": path.stem, "codec": codec_name, "preset": preset, "setting": setting,
                      "bpp": 8 * len(data) / (px.shape[0] * px.shape[1]), "psnr": psnr(out, px),
                      "ms_ssim": ms_ssim(out, px) if min(px.shape[:2]) > 160 else float("nan"),
+                     "psnr_seam": psnr(out, px, seam), "psnr_interior": psnr(out, px, ~seam),
                      "encode_s": enc, "decode_s": dec, "device": dev})
 
     with click.progressbar(jobs, label=f"{name}: {len(files)} images", file=sys.stderr, hidden=a.quiet,
                            item_show_func=lambda j: j and f"{j[0].stem} {j[1]} {j[2]}") as bar:
         for path, codec_name, preset, setting in bar:
             px = pixels_cache.setdefault(path, load_image(path))
-            if codec_name == "inrcodec":  # one fit serves every rate; encode time = fit + rate control
-                fit = inrcodec.analyse(px, preset=preset, device=device)
+            if codec_name == "inrcodec":  # one fit per rate weight; encode time = fit + rate control
+                fits: dict[float, inrcodec.Analysis] = {}
                 for rate in setting:
+                    weight = inrcodec.rate_weight(bpp=rate)
                     t0 = time.perf_counter()
                     try:
+                        if weight not in fits:  # targets sharing a weight share a fit, as in `inrcodec encode`
+                            fits[weight] = inrcodec.analyse(px, bpp=rate, preset=preset, device=device)
+                        fit = fits[weight]
+                        t0 = time.perf_counter()
                         data = fit.compress(bpp=rate)
                     except inrcodec.UsageError as e:  # an unreachable target is a result, not a crash
                         skipped.append(f"{path.stem} {preset} {rate} bpp: {e}")

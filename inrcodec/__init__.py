@@ -2,12 +2,12 @@
 
     data = inrcodec.encode("photo.png", bpp=0.5)      # -> bytes (.inr)
     pixels = inrcodec.decode(data, resolution=1024)   # -> (H, W, 3) uint8
-    fit = inrcodec.analyse("photo.png")                # fit once, then code at several rates:
-    small, large = fit.compress(bpp=0.25), fit.compress(bpp=1.0)
+    fit = inrcodec.analyse("photo.png", bpp=0.5)       # fit once for a target, then code near it:
+    smaller, larger = fit.compress(bpp=0.4), fit.compress(bpp=0.6)
 """
-from .codec import PRESETS, Analysis, StreamInfo, analyse, decode, encode, info
+from .codec import PRESETS, Analysis, StreamInfo, analyse, decode, encode, info, rate_weight
 from .errors import BitstreamError, ImageError, InrCodecError, UsageError
 
 __version__ = "0.1.0"
-__all__ = ["encode", "decode", "analyse", "Analysis", "info", "StreamInfo", "PRESETS", "InrCodecError", "BitstreamError",
+__all__ = ["encode", "decode", "analyse", "Analysis", "rate_weight", "info", "StreamInfo", "PRESETS", "InrCodecError", "BitstreamError",
            "ImageError", "UsageError", "__version__"]

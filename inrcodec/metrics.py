@@ -14,8 +14,10 @@ import torch.nn.functional as F
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR over RGB, peak 255; over the pixels where the (H, W) `mask` is True when given."""
+    err = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    mse = np.mean(err if mask is None else err[mask])
     return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 

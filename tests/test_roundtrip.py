@@ -53,10 +53,23 @@ def test_bpp_target_within_ten_percent(target):
 
 
 def test_analyse_then_compress_equals_encode(image):
-    fit = inrcodec.analyse(image, steps=5)
+    fit = inrcodec.analyse(image, bpp=1.0, steps=5)
     assert fit.compress(bpp=1.0) == inrcodec.encode(image, bpp=1.0, steps=5)
-    assert fit.compress(quality=30) == inrcodec.encode(image, quality=30, steps=5)
+    assert fit.compress(bpp=0.75) == inrcodec.encode(image, bpp=0.75, steps=5)  # same rate weight, same fit
+    assert fit.compress(quality=50) == inrcodec.encode(image, quality=50, steps=5)
     assert len(fit.compress(bpp=0.5)) < len(fit.compress(bpp=1.5))
+
+
+def test_rate_weight_falls_with_the_target():
+    weights = [inrcodec.rate_weight(bpp=b) for b in (0.1, 0.25, 0.5, 0.75, 1.0, 2.0)]
+    assert weights == [8.0, 4.0, 2.0, 1.0, 1.0, 0.5]
+    assert inrcodec.rate_weight(quality=50) == 1.0 > inrcodec.rate_weight(quality=70) == 0.25
+
+
+def test_the_target_steers_the_fit(image):
+    """A low target fits fewer, smaller deltas than a high one (the rate proxy at work)."""
+    low, high = (inrcodec.analyse(image, weight=w, steps=5).fitted.deltas for w in (8.0, 0.5))
+    assert sum(np.abs(d).sum() for d in low) < sum(np.abs(d).sum() for d in high)
 
 
 def test_higher_bpp_gives_higher_psnr():

@@ -22,9 +22,11 @@ from training.patches import image_files
 
 def rd_points(init_path: str, level: int, pixels: np.ndarray, steps: int, lr: float, rates: list[float]):
     h, w, _ = pixels.shape
-    analysis = codec.analyse(pixels, steps=steps, level=level, lr=lr, init=init_path)
-    return [(8 * len(data) / (h * w), psnr(codec.decode(data), pixels))
-            for data in (analysis.compress(bpp=bpp) for bpp in rates)]
+    out = []
+    for bpp in rates:  # the fit depends on the target, as in `inrcodec encode --bpp`
+        data = codec.analyse(pixels, bpp=bpp, steps=steps, level=level, lr=lr, init=init_path).compress(bpp=bpp)
+        out.append((8 * len(data) / (h * w), psnr(codec.decode(data), pixels)))
+    return out
 
 
 def main() -> None:
