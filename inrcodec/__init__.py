@@ -8,6 +8,6 @@
 from .codec import PRESETS, Analysis, StreamInfo, analyse, decode, encode, info, rate_weight
 from .errors import BitstreamError, ImageError, InrCodecError, UsageError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["encode", "decode", "analyse", "Analysis", "rate_weight", "info", "StreamInfo", "PRESETS", "InrCodecError", "BitstreamError",
            "ImageError", "UsageError", "__version__"]

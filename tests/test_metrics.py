@@ -36,6 +36,17 @@ def _naive_ssim(a, b):
     return float(np.mean(vals))
 
 
+def test_psnr_on_a_mask_uses_only_those_pixels():
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    b[0] = 10  # error only in the first row
+    mask = np.zeros((4, 4), bool)
+    mask[0] = True
+    assert psnr(a, b, mask) == pytest.approx(10 * np.log10(255 ** 2 / 100))
+    assert psnr(a, b, ~mask) == float("inf")
+    assert psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / 25))
+
+
 def test_ssim_matches_textbook_formula():
     a = synthetic_image(40, 50, seed=1)
     b = np.clip(a + np.random.default_rng(0).normal(0, 8, a.shape), 0, 255).astype(np.uint8)

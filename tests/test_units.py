@@ -53,6 +53,17 @@ def test_blend_weights_are_a_partition_of_unity(out):
     assert coords.abs().max() <= 1.0
 
 
+def test_seam_mask_marks_exactly_the_cross_fade_bands():
+    grid = TileGrid(64, 96, 32, 2)
+    mask = grid.seam_mask()
+    _, weights, index = grid.sampling(64, 96)
+    blended = np.zeros(64 * 96, bool)  # pixels that more than one tile paints
+    np.logical_or.at(blended, index.numpy().ravel(), (weights.numpy() < 1 - 1e-6).ravel() & (weights.numpy() > 0).ravel())
+    assert mask.shape == (64, 96)
+    assert (mask.ravel() == blended).all()
+    assert not TileGrid(20, 20, 32, 2).seam_mask().any()  # one tile, no seams
+
+
 def test_tiles_cover_fractional_sizes():
     g = TileGrid(100, 70, 32, 2)
     assert (g.rows, g.cols) == (4, 3)
