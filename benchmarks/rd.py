@@ -105,10 +105,12 @@ def main() -> None:
     pixels_cache: dict[Path, np.ndarray] = {}
     t_start = time.time()
 
-    seams = load_init(DEFAULT_INIT)
+    shared = load_init(DEFAULT_INIT)
+    seam_masks: dict[tuple[int, int], np.ndarray] = {}  # every codec is measured on inrcodec's tile bands
 
     def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev):
-        seam = tilesiren.grid_for(seams, *px.shape[:2]).seam_mask()  # every codec on inrcodec's tile bands
+        size = px.shape[:2]
+        seam = seam_masks.setdefault(size, tilesiren.grid_for(shared, *size).seam_mask())
         rows.append({"image": path.stem, "codec": codec_name, "preset": preset, "setting": setting,
                      "bpp": 8 * len(data) / (px.shape[0] * px.shape[1]), "psnr": psnr(out, px),
                      "ms_ssim": ms_ssim(out, px) if min(px.shape[:2]) > 160 else float("nan"),
@@ -123,7 +125,6 @@ def main() -> None:
                 fits: dict[float, inrcodec.Analysis] = {}
                 for rate in setting:
                     weight = inrcodec.rate_weight(bpp=rate)
-                    t0 = time.perf_counter()
                     try:
                         if weight not in fits:  # targets sharing a weight share a fit, as in `inrcodec encode`
                             fits[weight] = inrcodec.analyse(px, bpp=rate, preset=preset, device=device)
