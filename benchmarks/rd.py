@@ -110,7 +110,9 @@ def main() -> None:
 
     def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev):
         size = px.shape[:2]
-        seam = seam_masks.setdefault(size, tilesiren.grid_for(shared, *size).seam_mask())
+        if size not in seam_masks:
+            seam_masks[size] = tilesiren.grid_for(shared, *size).seam_mask()
+        seam = seam_masks[size]
         rows.append({"image": path.stem, "codec": codec_name, "preset": preset, "setting": setting,
                      "bpp": 8 * len(data) / (px.shape[0] * px.shape[1]), "psnr": psnr(out, px),
                      "ms_ssim": ms_ssim(out, px) if min(px.shape[:2]) > 160 else float("nan"),
