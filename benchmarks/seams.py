@@ -53,9 +53,8 @@ def main() -> None:
     seam = grid.seam_mask()
     y0, x0, n = a.crop
     sl = (slice(y0, y0 + n), slice(x0, x0 + n))
-    edges_y = [round(k * grid.height / grid.rows) - y0 for k in range(1, grid.rows)]
-    edges_x = [round(k * grid.width / grid.cols) - x0 for k in range(1, grid.cols)]
-    edges_y, edges_x = [e for e in edges_y if 0 <= e < n], [e for e in edges_x if 0 <= e < n]
+    edges_y, edges_x = ([int(round(e)) - o for e in cuts if 0 <= round(e) - o < n]
+                        for cuts, o in zip(grid.edges(), (y0, x0)))
     err = np.clip(4 * np.abs(out.astype(int) - src.astype(int)), 0, 255).astype(np.uint8)
     gap = np.full((n * ZOOM, 8, 3), 255, np.uint8)
     row = [panel(src[sl], edges_y, edges_x), gap, panel(out[sl], edges_y, edges_x), gap,

@@ -61,19 +61,23 @@ class TileGrid:
             members.append((idx, (y - (k + 0.5) * side) / half, w))
         return members
 
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Native positions of the boundaries between tile cores: (rows - 1,) and (cols - 1,)."""
+        return (np.arange(1, self.rows) * self.height / self.rows,
+                np.arange(1, self.cols) * self.width / self.cols)
+
     def seam_mask(self) -> np.ndarray:
         """(H, W) bool at native size: True on pixels inside a cross-fade band between tiles.
 
         Benchmarks compare PSNR there with PSNR on the rest: a seam shows up as a gap.
         """
-        def band(native: int, n_tiles: int) -> np.ndarray:
-            centres = np.arange(native) + 0.5
-            cuts = np.arange(1, n_tiles) * native / n_tiles
+        def band(native: int, cuts: np.ndarray) -> np.ndarray:
             if not len(cuts):
                 return np.zeros(native, bool)
-            return np.abs(centres[:, None] - cuts[None, :]).min(1) < self.overlap
+            return np.abs(np.arange(native)[:, None] + 0.5 - cuts[None, :]).min(1) < self.overlap
 
-        return band(self.height, self.rows)[:, None] | band(self.width, self.cols)[None, :]
+        ys, xs = self.edges()
+        return band(self.height, ys)[:, None] | band(self.width, xs)[None, :]
 
     def sampling(self, out_h: int, out_w: int):
         """Coordinates (T, P, 2), blend weights (T, P) and flat output indices (T, P) for a grid.
