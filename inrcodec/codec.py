@@ -222,17 +222,18 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int)
     return cache[key]
 
 
-def _header_and_init(data: bytes) -> tuple[StreamHeader, list, int, SharedInit, int]:
-    """Parse and validate the header against the shipped inits: (header, records, payload offset, init, level)."""
+def _header_and_init(data: bytes, init: str | None = None) -> tuple[StreamHeader, list, int, SharedInit, int]:
+    """Parse and validate the header against the init it names (shipped), or against `init`
+    (an .npz path, for streams made with a research init): (header, records, offset, init, level)."""
     header, records, offset = read_header(data)
     if header.representation != tilesiren.REPRESENTATION_ID:
         raise BitstreamError(f"unknown representation {header.representation} in .inr header")
     try:
-        shared = load_init(header.init_name)
+        shared = load_init(header.init_name if init is None else init)
     except (FileNotFoundError, ValueError):
         raise BitstreamError(f"stream was made with init {header.init_name!r}, which this inrcodec "
                              "does not ship") from None
-    if shared.checksum != header.init_checksum:
+    if shared.name != header.init_name or shared.checksum != header.init_checksum:
         raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
                              f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
     if len(header.settings) != _SETTINGS.size:
@@ -243,9 +244,9 @@ def _header_and_init(data: bytes) -> tuple[StreamHeader, list, int, SharedInit, 
     return header, records, offset, shared, lvl
 
 
-def decode_tensors(data: bytes) -> tuple[StreamHeader, SharedInit, int, list[CodedTensor]]:
+def decode_tensors(data: bytes, init: str | None = None) -> tuple[StreamHeader, SharedInit, int, list[CodedTensor]]:
     """Everything in a stream before any float is computed: header, init, level, coded tensors."""
-    header, records, offset, shared, lvl = _header_and_init(data)
+    header, records, offset, shared, lvl = _header_and_init(data, init)
     grid = tilesiren.grid_for(shared, header.height, header.width)
     return header, shared, lvl, read_payload(data, records, offset, tilesiren.symbol_counts(shared, lvl, grid))
 
@@ -296,9 +297,12 @@ def output_size(height: int, width: int, resolution: int | None = None, out_widt
 
 
 def decode(data: bytes, resolution: int | None = None, *, width: int | None = None,
-           height: int | None = None, scale: float | None = None) -> np.ndarray:
-    """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; CPU only, deterministic."""
-    header, shared, lvl, tensors = decode_tensors(bytes(data))
+           height: int | None = None, scale: float | None = None, init: str | None = None) -> np.ndarray:
+    """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; CPU only, deterministic.
+
+    `init` is for streams encoded with a non-shipped init (`analyse(init=path)`): its .npz path.
+    """
+    header, shared, lvl, tensors = decode_tensors(bytes(data), init)
     oh, ow = output_size(header.height, header.width, resolution, width, height, scale)  # before any allocation
     grid = tilesiren.grid_for(shared, header.height, header.width)
     with torch.no_grad():

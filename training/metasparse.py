@@ -13,7 +13,9 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
+from collections.abc import Callable
 
 import click
 import numpy as np
@@ -47,9 +49,11 @@ def adapt(values: Params, masks: list[torch.Tensor], lrs: Params, target: torch.
 
 
 def psnr_after(values, masks, lrs, data, coords, spec, steps) -> float:
+    """Mean PSNR over `data` after the inner loop, in chunks of about 330k pixels."""
+    chunk = max(1, 330_000 // coords.shape[1])
     mse = []
-    for i in range(0, len(data), 256):
-        t = to_targets(data[i:i + 256])
+    for i in range(0, len(data), chunk):
+        t = to_targets(data[i:i + chunk])
         leaves = [v.detach().clone().requires_grad_() for v in values]
         p = adapt(leaves, masks, lrs, t, coords, spec, steps)
         with torch.no_grad():
@@ -57,73 +61,124 @@ def psnr_after(values, masks, lrs, data, coords, spec, steps) -> float:
     return float(-10 * torch.log10(torch.cat(mse)).mean())
 
 
-def global_magnitude_prune(values: Params, masks: list[torch.Tensor], fraction: float) -> list[torch.Tensor]:
-    """Remove `fraction` of the surviving weights (never biases) with the smallest |value|."""
-    alive = torch.cat([(v.abs()[m]) for v, m in zip(values[0::2], masks[0::2])])
-    k = int(round(fraction * alive.numel()))
+def _prune_by_score(scores: list[torch.Tensor], masks: list[torch.Tensor], fraction: float) -> list[torch.Tensor]:
+    """Drop `fraction` of the surviving weights (masks[0::2]; biases never) with the lowest score.
+
+    Scores align with the weights; with a leading batch dimension each network gets its own
+    threshold, which is how per-signal pruning (MAML+OneShot, MAML+IMP) prunes every image at once.
+    """
+    batched = scores[0].dim() == 3
+    s = [x if batched else x.unsqueeze(0) for x in scores]
+    m = [(mk if batched else mk.unsqueeze(0)).expand_as(x) for mk, x in zip(masks[0::2], s)]
+    k = round(fraction * int(sum(mk[0].sum() for mk in m)))
     if k == 0:
         return masks
-    threshold = torch.kthvalue(alive, k).values
+    flat = torch.cat([x.masked_fill(~mk, math.inf).flatten(1) for x, mk in zip(s, m)], 1)
+    threshold = torch.kthvalue(flat, k, dim=1).values.view(-1, 1, 1)
     new = list(masks)
-    for i in range(0, len(values), 2):
-        new[i] = masks[i] & (values[i].abs() > threshold)
+    for i, (x, mk) in enumerate(zip(s, m)):
+        kept = mk & (x > threshold)
+        new[2 * i] = kept if batched else kept[0]
     return new
 
 
-def log(args, line: str) -> None:
-    if not args.quiet:
+def global_magnitude_prune(values: Params, masks: list[torch.Tensor], fraction: float,
+                           generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """Meta-SparseINR's pruning: remove `fraction` of the surviving weights with the smallest |value|."""
+    return _prune_by_score([v.detach().abs() for v in values[0::2]], masks, fraction)
+
+
+def random_prune(values: Params, masks: list[torch.Tensor], fraction: float,
+                 generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """The Random Pruning baseline: the same schedule, surviving weights dropped uniformly at random."""
+    return _prune_by_score([torch.rand(v.shape, generator=generator) for v in values[0::2]], masks, fraction)
+
+
+def log(quiet: bool, line: str) -> None:
+    if not quiet:
         click.echo(line, err=True)
 
 
-def train(args) -> None:
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    spec = SirenSpec(hidden=args.hidden, depth=args.depth, w0=args.w0)
-    data = np.load(args.train, mmap_mode="r")
-    val = np.load(args.val)[: args.val_tiles]
-    size = data.shape[1]
-    coords = tile_coords(size)
-    values = [p.requires_grad_() for p in siren_init(spec, torch.Generator().manual_seed(args.seed))]
-    masks = [torch.ones_like(v, dtype=torch.bool) for v in values]
-    log_lrs = [torch.full_like(v, math.log(args.inner_lr)).requires_grad_() for v in values]
-    opt = torch.optim.Adam([{"params": values, "lr": args.outer_lr},
-                            {"params": log_lrs, "lr": args.lr_lr}])
-    schedule = [args.dense_steps] + [args.round_steps] * args.rounds
-    total = sum(schedule)  # cosine decay of the outer learning rates to 10% over all rounds
+@dataclass(frozen=True)
+class MetaConfig:
+    """Meta-learning schedule and optimiser settings (the CLI flags of this module)."""
+
+    batch: int = 64
+    inner_steps: int = 3
+    inner_lr: float = 1e-2
+    second_order: bool = False
+    outer_lr: float = 1e-4
+    lr_lr: float = 1e-3  # 0 keeps the step sizes fixed: plain MAML
+    clip: float = 1.0
+    dense_steps: int = 2000
+    rounds: int = 7
+    round_steps: int = 300
+    prune_fraction: float = 0.2
+    val_every: int = 250
+    max_lr_factor: float = 5.0
+    seed: int = 0
+    quiet: bool = False
+
+
+Pruner = Callable[..., list[torch.Tensor]]
+
+
+def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConfig, start: Level | None = None,
+               pruner: Pruner = global_magnitude_prune, label: str = "") -> tuple[list[Level], list[dict]]:
+    """Dense MAML (from SIREN's init, or continue from `start`), then `cfg.rounds` prune-and-retrain rounds.
+
+    Returns one Level per round (the dense one first), each the best state of its round on
+    `val`. `pruner` picks the weights to drop: magnitude (Meta-SparseINR) or random.
+    """
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    coords = tile_coords(data.shape[1])
+    if start is None:
+        values = [p.requires_grad_() for p in siren_init(spec, torch.Generator().manual_seed(cfg.seed))]
+        masks = [torch.ones_like(v, dtype=torch.bool) for v in values]
+        log_lrs = [torch.full_like(v, math.log(cfg.inner_lr)).requires_grad_() for v in values]
+    else:
+        values = [v.detach().clone().requires_grad_() for v in start.values]
+        masks = [m.clone() for m in start.masks]
+        log_lrs = [lr.detach().log().requires_grad_() for lr in start.lrs]
+    opt = torch.optim.Adam([{"params": values, "lr": cfg.outer_lr},
+                            {"params": log_lrs, "lr": cfg.lr_lr}])
+    plan = ([(False, cfg.dense_steps)] if start is None or cfg.dense_steps else []) + [(True, cfg.round_steps)] * cfg.rounds
+    total = max(1, sum(n for _, n in plan))  # cosine decay of the outer learning rates to 10% over all rounds
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i, total) / total)))
-    max_log_lr = math.log(args.inner_lr * args.max_lr_factor)
+    max_log_lr = math.log(cfg.inner_lr * cfg.max_lr_factor)
     step_sizes = lambda: [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]  # noqa: E731
     levels, history, t0 = [], [], time.time()
-    for rnd, n_steps in enumerate(schedule):
-        if rnd > 0:
+    for rnd, (prune, n_steps) in enumerate(plan):
+        if prune:
             with torch.no_grad():
-                masks = global_magnitude_prune(values, masks, args.prune_fraction)
+                masks = pruner(values, masks, cfg.prune_fraction, gen)
                 for v, m in zip(values, masks):
                     v.mul_(m)
-        best = (-math.inf, None)
-        if rnd > 0:  # the freshly pruned state is a candidate too: a round never ends worse than it began
-            best = (psnr_after(values, masks, step_sizes(), val, coords, spec, args.inner_steps),
-                    [t.detach().clone() for t in values + log_lrs])
-        with click.progressbar(range(1, n_steps + 1), label=f"round {rnd} (density {weight_density(masks):.3f})",
-                               file=sys.stderr, hidden=args.quiet) as bar:
+        # the round's starting state is a candidate too: a round never ends worse than it began
+        best = (psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps),
+                [t.detach().clone() for t in values + log_lrs])
+        with click.progressbar(range(1, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
+                               file=sys.stderr, hidden=cfg.quiet) as bar:
             for step in bar:
-                batch = to_targets(data[np.sort(rng.choice(len(data), args.batch, replace=False))])
-                p = adapt(values, masks, step_sizes(), batch, coords, spec, args.inner_steps, args.second_order)
+                batch = to_targets(data[np.sort(rng.choice(len(data), cfg.batch, replace=False))])
+                p = adapt(values, masks, step_sizes(), batch, coords, spec, cfg.inner_steps, cfg.second_order)
                 loss = (siren_forward(p, coords, spec) - batch).pow(2).mean()
                 opt.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(values + log_lrs, args.clip)
+                torch.nn.utils.clip_grad_norm_(values + log_lrs, cfg.clip)
                 opt.step()
                 sched.step()
                 with torch.no_grad():
                     for v, m in zip(values, masks):
                         v.mul_(m)
-                if step % args.val_every == 0 or step == n_steps:
-                    score = psnr_after(values, masks, step_sizes(), val, coords, spec, args.inner_steps)
+                if step % cfg.val_every == 0 or step == n_steps:
+                    score = psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps)
                     if score > best[0]:  # model selection on val: keep the best state of this round
                         best = (score, [t.detach().clone() for t in values + log_lrs])
-                    log(args, f"  round {rnd} step {step}/{n_steps} train psnr {-10 * math.log10(loss.item()):.2f} "
-                        f"val psnr {score:.2f} (best {best[0]:.2f}) mean step size "
+                    log(cfg.quiet, f"  {label}round {rnd} step {step}/{n_steps} train psnr "
+                        f"{-10 * math.log10(loss.item()):.2f} val psnr {score:.2f} (best {best[0]:.2f}) mean step size "
                         f"{float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
                         f"{time.time() - t0:.0f}s")
         with torch.no_grad():
@@ -134,13 +189,24 @@ def train(args) -> None:
         levels.append(level)
         history.append({"round": rnd, "density": round(level.density, 4), "adapted_params": level.adapted,
                         "val_psnr_after_inner_steps": round(best[0], 2), "seconds": round(time.time() - t0)})
-        log(args, json.dumps(history[-1]))
+        log(cfg.quiet, json.dumps(history[-1]))
+    return levels, history
+
+
+def train(args) -> None:
+    spec = SirenSpec(hidden=args.hidden, depth=args.depth, w0=args.w0)
+    cfg = MetaConfig(**{f.name: getattr(args, f.name) for f in fields(MetaConfig)})
+    data = np.load(args.train, mmap_mode="r")
+    val = np.load(args.val)[: args.val_tiles]
+    t0 = time.time()
+    levels, history = meta_train(spec, data, val, cfg)
+    size = data.shape[1]
     meta = {"data": args.data_note, "train_tiles": int(len(data)), "tile_px": int(size),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "history": history, "train_seconds": round(time.time() - t0),
             "machine": args.machine}
     sha = save_init(args.out, args.name, spec, args.tile, (size - args.tile) // 2, levels, meta)
-    log(args, f"wrote {args.out} sha256 {sha}")
+    log(args.quiet, f"wrote {args.out} sha256 {sha}")
 
 
 def main() -> None:

@@ -38,6 +38,34 @@ def sample_patches(folders: list[Path], size: int, count: int, seed: int) -> np.
     return out[rng.permutation(len(out))[:count]]
 
 
+def square_views(files: list[Path], size: int, count: int, seed: int, min_field: float = 0.6) -> np.ndarray:
+    """Whole-image training data: random squares of 60-100% of each image's short side, resized to size x size."""
+    rng = np.random.default_rng(seed)
+    per_image = -(-count // len(files))
+    out = []
+    for path in files:
+        img = Image.open(path).convert("RGB")
+        short = min(img.size)
+        for _ in range(per_image):
+            side = round(short * rng.uniform(min_field, 1.0))
+            x, y = rng.integers(0, img.width - side + 1), rng.integers(0, img.height - side + 1)
+            view = np.asarray(img.resize((size, size), Image.LANCZOS, box=(x, y, x + side, y + side)))
+            out.append(np.ascontiguousarray(view[:, ::-1] if rng.random() < 0.5 else view))
+    out = np.stack(out)
+    return out[rng.permutation(len(out))[:count]]
+
+
+def centre_squares(files: list[Path], size: int) -> np.ndarray:
+    """Test images as Meta-SparseINR crops them: the largest centred square, resized to size x size."""
+    out = []
+    for path in files:
+        img = Image.open(path).convert("RGB")
+        side = min(img.size)
+        x, y = (img.width - side) // 2, (img.height - side) // 2
+        out.append(np.asarray(img.resize((size, size), Image.LANCZOS, box=(x, y, x + side, y + side))))
+    return np.stack(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("folders", nargs="+", type=Path)

@@ -2,7 +2,7 @@
 
 Fits each image once per (level, lr) through the codec's own API, rate-controls that
 fit to each target bpp, decodes, and reports mean PSNR. `--write` stores the best level in
-the init. The init must be the one installed in inrcodec/weights (decoding checks its checksum).
+the init.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def rd_points(init_path: str, level: int, pixels: np.ndarray, steps: int, lr: fl
     out = []
     for bpp in rates:  # the fit depends on the target, as in `inrcodec encode --bpp`
         data = codec.analyse(pixels, bpp=bpp, steps=steps, level=level, lr=lr, init=init_path).compress(bpp=bpp)
-        out.append((8 * len(data) / (h * w), psnr(codec.decode(data), pixels)))
+        out.append((8 * len(data) / (h * w), psnr(codec.decode(data, init=init_path), pixels)))
     return out
 
 
