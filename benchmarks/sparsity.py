@@ -38,7 +38,7 @@ from inrcodec.sharedinit import DEFAULT_INIT, Level, load_init, save_init  # noq
 from inrcodec.siren import SirenSpec, siren_forward, siren_init  # noqa: E402
 from training.metasparse import (MetaConfig, global_magnitude_prune, meta_train, random_prune,  # noqa: E402
                                  tile_coords, to_targets)
-from training.patches import centre_squares, image_files, sample_patches, square_views  # noqa: E402
+from training.patches import centre_squares, image_files, init_tiles, square_views  # noqa: E402
 
 METHODS = ["Meta-SparseINR", "Random Pruning", "Dense-Narrow", "MAML+OneShot", "MAML+IMP", "Scratch"]
 ADAM, SGD = "adam 1e-4", "sgd 1e-2"  # the paper's two test-time fits (eval.py: default, two_step_sgd)
@@ -121,6 +121,7 @@ def per_signal_schedule(method: str, rounds: int, density: float, steps: int) ->
 def whole_image(a, work: Path, rows: list[dict], say) -> dict:
     spec = SirenSpec(hidden=a.width, depth=a.depth, w0=a.w0)
     cfg = MetaConfig(batch=a.batch, inner_steps=2, inner_lr=1e-2, lr_lr=0.0, outer_lr=a.outer_lr,
+                     second_order=not a.first_order,
                      dense_steps=a.dense_steps, rounds=max(a.levels), round_steps=a.round_steps,
                      val_every=a.val_every, seed=0, quiet=a.quiet)
     files = image_files([a.train])
@@ -170,14 +171,10 @@ def codec_setting(a, work: Path, rows: list[dict], say) -> dict:
     ms = shipped.meta["args"]
     cfg = MetaConfig(**{k: ms[k] for k in MetaConfig.__dataclass_fields__ if k in ms and k != "quiet"}, quiet=a.quiet)
     cfg = replace(cfg, dense_steps=round(cfg.dense_steps * a.codec_schedule), round_steps=round(cfg.round_steps * a.codec_schedule))
-    spec, size = shipped.spec, shipped.meta["tile_px"]
-    lazy: dict[str, np.ndarray] = {}
+    spec = shipped.spec
 
     def data() -> tuple[np.ndarray, np.ndarray]:  # the shipped init's own tiles (its card), made only if needed
-        if not lazy:
-            lazy["train"] = sample_patches([a.train], size, shipped.meta["train_tiles"], seed=0)
-            lazy["val"] = sample_patches([a.natural], size, 2048, seed=1)[: ms["val_tiles"]]
-        return lazy["train"], lazy["val"]
+        return init_tiles(shipped.meta, a.train, a.natural, work)
 
     target = shipped.levels[lvl].adapted
     w = narrow_width(spec, target)
@@ -269,8 +266,8 @@ def report(rows: list[dict], whole: dict, tiles: dict, a, seconds: float, where:
           "## 1. Whole image (the paper's setting, scaled down)", "",
           f"Sizes reduced to fit a 2-core CPU: **{a.res}×{a.res} px** instead of 178×178, SIREN **{spec.depth}×"
           f"{spec.hidden}** instead of 4×256 (dense: {count_params(spec):,} parameters), w0 {spec.w0:g} "
-          f"(the paper's 200 scaled by {a.res}/178), first-order MAML (the paper: second order) with the paper's "
-          f"inner loop (2 SGD steps, lr 1e-2, batch {a.batch}), {a.dense_steps} dense outer steps then "
+          f"(the paper's 200 scaled by {a.res}/178), {'first-order MAML (the paper: second order)' if a.first_order else 'second-order MAML as in the paper'} "
+          f"with its inner loop (2 SGD steps, lr 1e-2, {a.batch} images per outer step), {a.dense_steps} dense outer steps then "
           f"{max(a.levels)} rounds of 20 % pruning × {a.round_steps} steps (the paper: 150,000 and 30,000). "
           f"Trained on {whole['train']} random square views of train/ (bsds432 + imagenet), best state per round "
           f"chosen on centre crops of {whole['held']} held-out training images. Tested on the centre squares of "
@@ -368,7 +365,8 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--w0", type=float, default=72.0, help="the paper's 200 at 178 px, scaled to --res")
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=3, help="images per outer step (the paper: 3)")
+    ap.add_argument("--first-order", action="store_true", help="first-order MAML (2.5x cheaper, much weaker here)")
     ap.add_argument("--outer-lr", type=float, default=1e-4)
     ap.add_argument("--views", type=int, default=6000)
     ap.add_argument("--select-every", type=int, default=25, help="hold out every n-th training image")

@@ -36,28 +36,37 @@ def to_targets(batch: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(batch).float().div_(255.0).reshape(len(batch), -1, 3)
 
 
+NetMap = Callable[[Params], Params]
+
+
+def forward(p: Params, coords: torch.Tensor, spec: SirenSpec, net: NetMap | None = None) -> torch.Tensor:
+    """The network's output; `net` maps trained parameters (e.g. integral nodes) to its weights first."""
+    return siren_forward(p if net is None else net(p), coords, spec)
+
+
 def adapt(values: Params, masks: list[torch.Tensor], lrs: Params, target: torch.Tensor,
-          coords: torch.Tensor, spec: SirenSpec, steps: int, second_order: bool = False) -> Params:
+          coords: torch.Tensor, spec: SirenSpec, steps: int, second_order: bool = False,
+          net: NetMap | None = None) -> Params:
     """K Meta-SGD steps on every tile of the batch at once; returns per-tile parameters."""
     n = target.shape[0]
     p = [(v * m).unsqueeze(0).expand(n, *v.shape) for v, m in zip(values, masks)]
     for _ in range(steps):
-        loss = (siren_forward(p, coords, spec) - target).pow(2).mean(dim=(1, 2)).sum()
+        loss = (forward(p, coords, spec, net) - target).pow(2).mean(dim=(1, 2)).sum()
         grads = torch.autograd.grad(loss, p, create_graph=second_order)
         p = [pi - lr * m * g for pi, lr, m, g in zip(p, lrs, masks, grads)]
     return p
 
 
-def psnr_after(values, masks, lrs, data, coords, spec, steps) -> float:
+def psnr_after(values, masks, lrs, data, coords, spec, steps, net: NetMap | None = None) -> float:
     """Mean PSNR over `data` after the inner loop, in chunks of about 330k pixels."""
     chunk = max(1, 330_000 // coords.shape[1])
     mse = []
     for i in range(0, len(data), chunk):
         t = to_targets(data[i:i + chunk])
         leaves = [v.detach().clone().requires_grad_() for v in values]
-        p = adapt(leaves, masks, lrs, t, coords, spec, steps)
+        p = adapt(leaves, masks, lrs, t, coords, spec, steps, net=net)
         with torch.no_grad():
-            mse.append((siren_forward(p, coords, spec) - t).pow(2).mean(dim=(1, 2)))
+            mse.append((forward(p, coords, spec, net) - t).pow(2).mean(dim=(1, 2)))
     return float(-10 * torch.log10(torch.cat(mse)).mean())
 
 
@@ -124,11 +133,15 @@ Pruner = Callable[..., list[torch.Tensor]]
 
 
 def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConfig, start: Level | None = None,
-               pruner: Pruner = global_magnitude_prune, label: str = "") -> tuple[list[Level], list[dict]]:
+               pruner: Pruner = global_magnitude_prune, label: str = "",
+               nets: Callable[[np.random.Generator], NetMap] | None = None,
+               val_net: NetMap | None = None) -> tuple[list[Level], list[dict]]:
     """Dense MAML (from SIREN's init, or continue from `start`), then `cfg.rounds` prune-and-retrain rounds.
 
     Returns one Level per round (the dense one first), each the best state of its round on
     `val`. `pruner` picks the weights to drop: magnitude (Meta-SparseINR) or random.
+    `nets` draws, each outer step, the map from trained parameters to network weights
+    (an integral network at a random width); `val_net` is the one selection uses.
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -157,14 +170,15 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                 for v, m in zip(values, masks):
                     v.mul_(m)
         # the round's starting state is a candidate too: a round never ends worse than it began
-        best = (psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps),
+        best = (psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps, val_net),
                 [t.detach().clone() for t in values + log_lrs])
         with click.progressbar(range(1, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
                                file=sys.stderr, hidden=cfg.quiet) as bar:
             for step in bar:
                 batch = to_targets(data[np.sort(rng.choice(len(data), cfg.batch, replace=False))])
-                p = adapt(values, masks, step_sizes(), batch, coords, spec, cfg.inner_steps, cfg.second_order)
-                loss = (siren_forward(p, coords, spec) - batch).pow(2).mean()
+                net = nets(rng) if nets else None
+                p = adapt(values, masks, step_sizes(), batch, coords, spec, cfg.inner_steps, cfg.second_order, net)
+                loss = (forward(p, coords, spec, net) - batch).pow(2).mean()
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(values + log_lrs, cfg.clip)
@@ -174,7 +188,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     for v, m in zip(values, masks):
                         v.mul_(m)
                 if step % cfg.val_every == 0 or step == n_steps:
-                    score = psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps)
+                    score = psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps, val_net)
                     if score > best[0]:  # model selection on val: keep the best state of this round
                         best = (score, [t.detach().clone() for t in values + log_lrs])
                     log(cfg.quiet, f"  {label}round {rnd} step {step}/{n_steps} train psnr "

@@ -66,6 +66,17 @@ def centre_squares(files: list[Path], size: int) -> np.ndarray:
     return np.stack(out)
 
 
+def init_tiles(meta: dict, train: Path, val: Path, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The training and selection tiles a shipped init was made from (its card's recipe), kept in `cache`."""
+    paths = cache / "tiles-train.npy", cache / "tiles-val.npy"
+    if not all(p.exists() for p in paths):
+        cache.mkdir(parents=True, exist_ok=True)
+        size = meta["tile_px"]
+        np.save(paths[0], sample_patches([train], size, meta["train_tiles"], seed=0))
+        np.save(paths[1], sample_patches([val], size, 2048, seed=1)[: meta["args"]["val_tiles"]])
+    return np.load(paths[0]), np.load(paths[1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("folders", nargs="+", type=Path)
