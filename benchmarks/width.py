@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.rd import machine  # noqa: E402
-from benchmarks.sparsity import count_params  # noqa: E402
+from benchmarks.sparsity import count_params, finish, save  # noqa: E402
 from inrcodec.sharedinit import DEFAULT_INIT, Level, load_init, save_init  # noqa: E402
 from training.integral import (l1_channels, log_uniform_width, node_values, partition, sample,  # noqa: E402
                                select_channels, smooth, uniform)
@@ -84,7 +84,7 @@ def main() -> None:
     spec, base = shipped.spec, shipped.levels[0]
     g = spec.hidden
     ms = shipped.meta["args"]
-    cfg = MetaConfig(**{k: ms[k] for k in MetaConfig.__dataclass_fields__ if k in ms and k != "quiet"}, quiet=a.quiet)
+    cfg = MetaConfig.of(ms, quiet=a.quiet)
     train, val = init_tiles(shipped.meta, a.train, a.natural, a.work)
     coords = tile_coords(val.shape[1])
     rng = np.random.default_rng(0)
@@ -93,12 +93,11 @@ def main() -> None:
     converted = Level(node_values(values, spec.depth), dense(values), node_values(lrs, spec.depth, power=2))
     path = a.work / "width-inn.npz"
     if not path.exists():
-        full = [uniform(g)] * spec.depth
         levels, history = meta_train(
             spec, train, val, replace(cfg, dense_steps=a.inn_steps, rounds=0), start=converted, label="INN ",
             nets=lambda r: (lambda p, pts=[uniform(log_uniform_width(r, min(a.widths), g))] * spec.depth:
                             sample(p, pts)),
-            val_net=lambda p: sample(p, full))
+            val_nets=[lambda p, n=n: sample(p, [uniform(n)] * spec.depth) for n in a.widths])
         save_init(path, path.stem, spec, shipped.tile, shipped.overlap, levels, {"history": history})
     trained = load_init(str(path)).levels[0]
 
@@ -164,13 +163,9 @@ def write(rows: list[dict], a, spec, cfg: MetaConfig, seconds: float) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in METHODS:
         ax.plot(widths, [get[n, m] for n in widths], "o--" if "MAML" in m and "L1" in m else "o-", label=m)
-    ax.set(xlabel="hidden width (channels per layer)", ylabel="PSNR after test-time steps (dB)",
+    finish(ax, xlabel="hidden width (channels per layer)", ylabel="PSNR after test-time steps (dB)",
            title="Tile SIREN cut to fewer channels, no fine-tuning")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "width.png", dpi=110)
-    plt.close(fig)
+    save(fig, out / "width.png")
 
 
 if __name__ == "__main__":

@@ -125,8 +125,15 @@ class MetaConfig:
     prune_fraction: float = 0.2
     val_every: int = 250
     max_lr_factor: float = 5.0
+    schedule_offset: int = 0  # outer steps `start` already took in this schedule (a branch sees the same lrs)
     seed: int = 0
     quiet: bool = False
+
+    @classmethod
+    def of(cls, settings: dict, **overrides) -> MetaConfig:
+        """The config recorded in a run's arguments (e.g. an init's card), with overrides."""
+        known = {f.name: settings[f.name] for f in fields(cls) if f.name in settings}
+        return cls(**{**known, **overrides})
 
 
 Pruner = Callable[..., list[torch.Tensor]]
@@ -135,13 +142,13 @@ Pruner = Callable[..., list[torch.Tensor]]
 def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConfig, start: Level | None = None,
                pruner: Pruner = global_magnitude_prune, label: str = "",
                nets: Callable[[np.random.Generator], NetMap] | None = None,
-               val_net: NetMap | None = None) -> tuple[list[Level], list[dict]]:
+               val_nets: list[NetMap | None] = (None,)) -> tuple[list[Level], list[dict]]:
     """Dense MAML (from SIREN's init, or continue from `start`), then `cfg.rounds` prune-and-retrain rounds.
 
     Returns one Level per round (the dense one first), each the best state of its round on
     `val`. `pruner` picks the weights to drop: magnitude (Meta-SparseINR) or random.
     `nets` draws, each outer step, the map from trained parameters to network weights
-    (an integral network at a random width); `val_net` is the one selection uses.
+    (an integral network at a random width); selection scores the mean over `val_nets`.
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -158,10 +165,17 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     opt = torch.optim.Adam([{"params": values, "lr": cfg.outer_lr},
                             {"params": log_lrs, "lr": cfg.lr_lr}])
     plan = ([(False, cfg.dense_steps)] if start is None or cfg.dense_steps else []) + [(True, cfg.round_steps)] * cfg.rounds
-    total = max(1, sum(n for _, n in plan))  # cosine decay of the outer learning rates to 10% over all rounds
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i, total) / total)))
+    off = cfg.schedule_offset
+    total = max(1, off + sum(n for _, n in plan))  # cosine decay of the outer learning rates to 10% over all rounds
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i + off, total) / total)))
     max_log_lr = math.log(cfg.inner_lr * cfg.max_lr_factor)
     step_sizes = lambda: [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]  # noqa: E731
+
+    def score() -> float:
+        return float(np.mean([psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps, net)
+                              for net in val_nets]))
+
     levels, history, t0 = [], [], time.time()
     for rnd, (prune, n_steps) in enumerate(plan):
         if prune:
@@ -170,7 +184,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                 for v, m in zip(values, masks):
                     v.mul_(m)
         # the round's starting state is a candidate too: a round never ends worse than it began
-        best = (psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps, val_net),
+        best = (score(),
                 [t.detach().clone() for t in values + log_lrs])
         with click.progressbar(range(1, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
                                file=sys.stderr, hidden=cfg.quiet) as bar:
@@ -188,11 +202,11 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     for v, m in zip(values, masks):
                         v.mul_(m)
                 if step % cfg.val_every == 0 or step == n_steps:
-                    score = psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps, val_net)
-                    if score > best[0]:  # model selection on val: keep the best state of this round
-                        best = (score, [t.detach().clone() for t in values + log_lrs])
+                    now = score()
+                    if now > best[0]:  # model selection on val: keep the best state of this round
+                        best = (now, [t.detach().clone() for t in values + log_lrs])
                     log(cfg.quiet, f"  {label}round {rnd} step {step}/{n_steps} train psnr "
-                        f"{-10 * math.log10(loss.item()):.2f} val psnr {score:.2f} (best {best[0]:.2f}) mean step size "
+                        f"{-10 * math.log10(loss.item()):.2f} val psnr {now:.2f} (best {best[0]:.2f}) mean step size "
                         f"{float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
                         f"{time.time() - t0:.0f}s")
         with torch.no_grad():
@@ -209,7 +223,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
 
 def train(args) -> None:
     spec = SirenSpec(hidden=args.hidden, depth=args.depth, w0=args.w0)
-    cfg = MetaConfig(**{f.name: getattr(args, f.name) for f in fields(MetaConfig)})
+    cfg = MetaConfig.of(vars(args))
     data = np.load(args.train, mmap_mode="r")
     val = np.load(args.val)[: args.val_tiles]
     t0 = time.time()
@@ -249,6 +263,7 @@ def main() -> None:
     ap.add_argument("--val-tiles", type=int, default=512)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--max-lr-factor", type=float, default=5.0, help="cap on learned step size / initial")
+    ap.add_argument("--schedule-offset", type=int, default=0, help="start the lr schedule this many steps in")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     train(ap.parse_args())
