@@ -1,5 +1,6 @@
-"""Meta-SparseINR for tile networks: MAML/Meta-SGD pre-training, then rounds of global
-magnitude pruning (biases never pruned), each followed by MAML re-training.
+"""Meta-SparseINR: MAML/Meta-SGD pre-training, then rounds of global magnitude pruning
+(biases never pruned), each followed by MAML re-training. `meta_train` is the one loop; the
+CLI below makes the shipped tile init with it, and benchmarks/sparsity.py its baselines.
 
 Every level (density after k rounds) is snapshotted into the shipped init, so the codec
 gets nested masks for free. Inner loop: K steps of SGD with learned per-parameter step
@@ -13,9 +14,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from collections.abc import Callable
 
 import click
 import numpy as np
@@ -47,7 +48,7 @@ def forward(p: Params, coords: torch.Tensor, spec: SirenSpec, net: NetMap | None
 def adapt(values: Params, masks: list[torch.Tensor], lrs: Params, target: torch.Tensor,
           coords: torch.Tensor, spec: SirenSpec, steps: int, second_order: bool = False,
           net: NetMap | None = None) -> Params:
-    """K Meta-SGD steps on every tile of the batch at once; returns per-tile parameters."""
+    """K Meta-SGD steps on every tile (or image) of the batch at once; returns per-tile parameters."""
     n = target.shape[0]
     p = [(v * m).unsqueeze(0).expand(n, *v.shape) for v, m in zip(values, masks)]
     for _ in range(steps):
@@ -184,8 +185,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                 for v, m in zip(values, masks):
                     v.mul_(m)
         # the round's starting state is a candidate too: a round never ends worse than it began
-        best = (score(),
-                [t.detach().clone() for t in values + log_lrs])
+        best = (score(), [t.detach().clone() for t in values + log_lrs])
         with click.progressbar(range(1, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
                                file=sys.stderr, hidden=cfg.quiet) as bar:
             for step in bar:
@@ -249,22 +249,22 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--w0", type=float, default=30.0)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--inner-steps", type=int, default=3)
-    ap.add_argument("--inner-lr", type=float, default=1e-2)
+    ap.add_argument("--batch", type=int, default=MetaConfig.batch)
+    ap.add_argument("--inner-steps", type=int, default=MetaConfig.inner_steps)
+    ap.add_argument("--inner-lr", type=float, default=MetaConfig.inner_lr)
     ap.add_argument("--second-order", action="store_true")
-    ap.add_argument("--outer-lr", type=float, default=1e-4)
-    ap.add_argument("--lr-lr", type=float, default=1e-3)
-    ap.add_argument("--clip", type=float, default=1.0)
-    ap.add_argument("--dense-steps", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--round-steps", type=int, default=300)
-    ap.add_argument("--prune-fraction", type=float, default=0.2)
+    ap.add_argument("--outer-lr", type=float, default=MetaConfig.outer_lr)
+    ap.add_argument("--lr-lr", type=float, default=MetaConfig.lr_lr)
+    ap.add_argument("--clip", type=float, default=MetaConfig.clip)
+    ap.add_argument("--dense-steps", type=int, default=MetaConfig.dense_steps)
+    ap.add_argument("--rounds", type=int, default=MetaConfig.rounds)
+    ap.add_argument("--round-steps", type=int, default=MetaConfig.round_steps)
+    ap.add_argument("--prune-fraction", type=float, default=MetaConfig.prune_fraction)
     ap.add_argument("--val-tiles", type=int, default=512)
-    ap.add_argument("--val-every", type=int, default=250)
-    ap.add_argument("--max-lr-factor", type=float, default=5.0, help="cap on learned step size / initial")
-    ap.add_argument("--schedule-offset", type=int, default=0, help="start the lr schedule this many steps in")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--val-every", type=int, default=MetaConfig.val_every)
+    ap.add_argument("--max-lr-factor", type=float, default=MetaConfig.max_lr_factor, help="cap on learned step size / initial")
+    ap.add_argument("--schedule-offset", type=int, default=MetaConfig.schedule_offset, help="start the lr schedule this many steps in")
+    ap.add_argument("--seed", type=int, default=MetaConfig.seed)
     ap.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     train(ap.parse_args())
 
