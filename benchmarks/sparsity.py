@@ -310,7 +310,8 @@ def report(rows: list[dict], whole: dict, tiles: dict, a, seconds: float, where:
           "outer steps as Meta-SparseINR took to reach that level. Scratch: that same shape from SIREN's random init.",
           "- MAML+OneShot and MAML+IMP prune each test image's own network while fitting it from the dense MAML "
           "init, as the paper's `eval.py` does (OneShot: once, at step 50; IMP: 20 % at evenly spaced steps); "
-          "they have no 2-step result. Their masks are per image and would have to be stored.",
+          "they have no 2-step result. Their masks are per image and would have to be stored. In the "
+          "step curves they are the dense network until they prune.",
           "- PSNR is on float pixels in [0, 1], the mean over images of per-image PSNR, after 2 SGD steps "
           "(lr 1e-2) or 100 Adam steps (lr 1e-4): the paper's two protocols.", "",
           "| level (weights kept) | method | params | " + " | ".join(f"{s}, 2 SGD | {s}, 100 Adam" for s in sets) + " |",
