@@ -35,9 +35,9 @@ from inrcodec.errors import UsageError  # noqa: E402
 from inrcodec.images import load_image  # noqa: E402
 from inrcodec.metrics import psnr  # noqa: E402
 from inrcodec.sharedinit import DEFAULT_INIT, Level, load_init, save_init  # noqa: E402
-from inrcodec.siren import SirenSpec, siren_forward, siren_init  # noqa: E402
+from inrcodec.siren import SirenSpec, siren_forward  # noqa: E402
 from training.metasparse import (MetaConfig, global_magnitude_prune, meta_train, random_prune,  # noqa: E402
-                                 tile_coords, to_targets)
+                                 siren_level, tile_coords, to_targets)
 from training.patches import centre_squares, image_files, init_tiles, square_views  # noqa: E402
 
 METHODS = ["Meta-SparseINR", "Random Pruning", "Dense-Narrow", "MAML+OneShot", "MAML+IMP", "Scratch"]
@@ -57,12 +57,6 @@ def count_params(spec: SirenSpec) -> int:
 def narrow_width(spec: SirenSpec, target: int) -> int:
     """Hidden width of the dense network with the parameter count nearest to `target`."""
     return min(range(2, spec.hidden + 1), key=lambda w: abs(count_params(replace(spec, hidden=w)) - target))
-
-
-def scratch_level(spec: SirenSpec, inner_lr: float, seed: int) -> Level:
-    values = siren_init(spec, torch.Generator().manual_seed(seed))
-    return Level(values, [torch.ones_like(v, dtype=torch.bool) for v in values],
-                 [torch.full_like(v, inner_lr) for v in values])
 
 
 TRAINING: dict[str, tuple[int, bool]] = {}  # network file -> (seconds its training took, reused from an earlier run)
@@ -154,8 +148,8 @@ def whole_image(a, work: Path, rows: list[dict], say) -> dict:
                                        label=f"Dense-Narrow {w} "))[0]
         nets = {"Meta-SparseINR": (msi[k], spec), "Random Pruning": (rp[k], spec), "Dense-Narrow": (dn, narrow),
                 "MAML+OneShot": (msi[0], spec), "MAML+IMP": (msi[0], spec),
-                "Scratch": (scratch_level(narrow, 1e-2, seed=1), narrow)}
-        info["levels"][k] = {"density": msi[k].density, "width": w}
+                "Scratch": (siren_level(narrow, 1e-2, seed=1), narrow)}
+        info["levels"][k] = {"density": msi[k].density}
         for method, (level, s) in nets.items():
             params = msi[k].adapted if method in PER_SIGNAL or s is spec else count_params(s)
             prune = per_signal_schedule(method, k, msi[k].density, a.adam_steps) if method in PER_SIGNAL else None
@@ -199,14 +193,14 @@ def codec_setting(a, work: Path, rows: list[dict], say) -> dict:
         narrow, *data(), replace(cfg, dense_steps=cfg.dense_steps + lvl * cfg.round_steps, rounds=0),
         label=f"codec Dense-Narrow {w} "))
     cached(paths["Scratch"][0], narrow, shipped.tile, shipped.overlap,
-           lambda: ([scratch_level(narrow, cfg.inner_lr, seed=1)], []))
+           lambda: ([siren_level(narrow, cfg.inner_lr, seed=1)], []))
     files = image_files([a.natural])[: a.codec_images]
+    images = [load_image(f) for f in files]
     for method, (path, level) in paths.items():
         params = target if method in ("Meta-SparseINR", "Random Pruning") else count_params(narrow)
         for r in a.codec_rates:
             got = []
-            for f in files:
-                px = load_image(f)
+            for px in images:
                 fit = codec.analyse(px, bpp=r, init=str(path), level=level, device="cpu")
                 try:
                     stream = fit.compress(bpp=r)

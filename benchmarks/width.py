@@ -104,8 +104,8 @@ def main() -> None:
     rows = []
     for n in a.widths:
         keep = l1_channels(base.values, spec, n)
-        sub = Level(select_channels(base.values, keep), dense(select_channels(base.values, keep)),
-                    select_channels(base.lrs, keep))
+        kept = select_channels(base.values, keep)
+        sub = Level(kept, dense(kept), select_channels(base.lrs, keep))
         sub_path = a.work / f"width-l1-{n}.npz"
         if not sub_path.exists():
             levels, history = meta_train(replace(spec, hidden=n), train, val,

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 import inrcodec
-from benchmarks.sparsity import count_params, fit_curve, narrow_width, per_signal_schedule, scratch_level
+from benchmarks.sparsity import count_params, fit_curve, narrow_width, per_signal_schedule
 from inrcodec.errors import BitstreamError
 from inrcodec.example import synthetic_image
 from inrcodec.sharedinit import DEFAULT_INIT, load_init, save_init
 from inrcodec.siren import SirenSpec, siren_init
-from training.metasparse import MetaConfig, global_magnitude_prune, meta_train, random_prune
+from training.metasparse import MetaConfig, global_magnitude_prune, meta_train, random_prune, siren_level
 
 SPEC = SirenSpec(hidden=8, depth=2, w0=30.0)
 
@@ -71,7 +71,7 @@ def test_meta_train_rounds_are_nested_and_random_pruning_continues_from_a_level(
 
 
 def test_fit_curve_fits_each_image_as_if_alone():
-    level = scratch_level(SPEC, 1e-2, seed=0)
+    level = siren_level(SPEC, 1e-2, seed=0)
     images = tiles(3)
     together = fit_curve(level, SPEC, images, 5, "adam", 1e-3)
     alone = np.concatenate([fit_curve(level, SPEC, images[i:i + 1], 5, "adam", 1e-3) for i in range(3)], 1)

@@ -140,6 +140,13 @@ class MetaConfig:
 Pruner = Callable[..., list[torch.Tensor]]
 
 
+def siren_level(spec: SirenSpec, inner_lr: float, seed: int) -> Level:
+    """SIREN's random init as a dense level with uniform step sizes: where meta-training (and Scratch) starts."""
+    values = siren_init(spec, torch.Generator().manual_seed(seed))
+    return Level(values, [torch.ones_like(v, dtype=torch.bool) for v in values],
+                 [torch.full_like(v, inner_lr) for v in values])
+
+
 def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConfig, start: Level | None = None,
                pruner: Pruner = global_magnitude_prune, label: str = "",
                nets: Callable[[np.random.Generator], NetMap] | None = None,
@@ -155,14 +162,10 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     coords = tile_coords(data.shape[1])
-    if start is None:
-        values = [p.requires_grad_() for p in siren_init(spec, torch.Generator().manual_seed(cfg.seed))]
-        masks = [torch.ones_like(v, dtype=torch.bool) for v in values]
-        log_lrs = [torch.full_like(v, math.log(cfg.inner_lr)).requires_grad_() for v in values]
-    else:
-        values = [v.detach().clone().requires_grad_() for v in start.values]
-        masks = [m.clone() for m in start.masks]
-        log_lrs = [lr.detach().log().requires_grad_() for lr in start.lrs]
+    first = start or siren_level(spec, cfg.inner_lr, cfg.seed)
+    values = [v.detach().clone().requires_grad_() for v in first.values]
+    masks = [m.clone() for m in first.masks]
+    log_lrs = [lr.detach().log().requires_grad_() for lr in first.lrs]
     opt = torch.optim.Adam([{"params": values, "lr": cfg.outer_lr},
                             {"params": log_lrs, "lr": cfg.lr_lr}])
     plan = ([(False, cfg.dense_steps)] if start is None or cfg.dense_steps else []) + [(True, cfg.round_steps)] * cfg.rounds
