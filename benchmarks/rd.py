@@ -4,11 +4,17 @@
 
 Writes benchmarks/results/<dataset>.csv (one row per image and point), <dataset>.md
 (summary) and <dataset>.png (curves, published ones dashed). Real file sizes only.
+
+inrcodec variants: the presets (the shipped default init), and with --policies the rate-control
+policies of the integral init chosen on val by training/tune.py (ladder: full width, level by
+rate; width: one level, width by rate; both: width and level by rate), each at the default
+preset. Variants that pick the same network for the same rate weight share one fit.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import sys
@@ -26,13 +32,23 @@ import inrcodec  # noqa: E402
 from benchmarks.classic import CLASSICS, run_classic  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
 from inrcodec import tilesiren  # noqa: E402
-from inrcodec.codec import pick_device  # noqa: E402
+from inrcodec.codec import pick_device, table_choice  # noqa: E402
 from inrcodec.images import load_image  # noqa: E402
 from inrcodec.metrics import ms_ssim, psnr  # noqa: E402
-from inrcodec.sharedinit import DEFAULT_INIT, load_init  # noqa: E402
+from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init  # noqa: E402
 
 FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "ms_ssim", "psnr_seam", "psnr_interior",
-          "encode_s", "decode_s", "device"]
+          "encode_s", "decode_s", "device", "network"]
+POLICY_FILE = ROOT / "benchmarks" / "results" / "network-val.json"
+
+
+def variants(presets: list[str], policies: list[str], policy_file: Path) -> dict[str, dict]:
+    """Label -> how inrcodec runs: preset, init, and (policies) a rate -> (width, level) table."""
+    out = {p: {"preset": p, "init": DEFAULT_INIT, "table": None} for p in presets}
+    if policies:
+        tables = json.loads(policy_file.read_text())["policies"]
+        out.update({p: {"preset": "default", "init": INTEGRAL_INIT, "table": tables[p]} for p in policies})
+    return out
 
 
 def machine(device: str) -> str:
@@ -62,6 +78,7 @@ def read_rows(path: Path) -> list[dict]:
     out = []
     with open(path) as f:
         for r in csv.DictReader(f):
+            r.setdefault("network", "")
             for k in ("setting", "bpp", "psnr", "ms_ssim", "psnr_seam", "psnr_interior", "encode_s", "decode_s"):
                 r[k] = float(r.get(k) or "nan")
             out.append(r)
@@ -74,7 +91,13 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=default_data if default_data.is_dir() else None)
     ap.add_argument("--name", help="dataset name for the result files (default: the folder's name)")
     ap.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.25, 0.5, 0.75, 1.0, 1.5])
-    ap.add_argument("--presets", nargs="+", default=["fast", "default", "slow"], choices=list(inrcodec.PRESETS))
+    ap.add_argument("--presets", nargs="*", default=["fast", "default", "slow"], choices=list(inrcodec.PRESETS))
+    ap.add_argument("--policies", nargs="*", default=[], choices=["ladder", "width", "both"],
+                    help="integral-init rate-control policies from --policy-file, at the default preset")
+    ap.add_argument("--policy-file", type=Path, default=POLICY_FILE)
+    ap.add_argument("--compare", nargs="*", default=[], metavar="CSV:VARIANT",
+                    help="also report an inrcodec variant measured by an earlier run (its rows for these images), "
+                         "labelled as such; only for an encoder that is byte-identical since")
     ap.add_argument("--classic", nargs="*", default=list(CLASSICS), choices=list(CLASSICS))
     ap.add_argument("--device", default="auto")
     ap.add_argument("--limit", type=int, help="use the first N images only")
@@ -98,17 +121,19 @@ def main() -> None:
     files = images_in(a.data, a.limit)
     name = a.name or a.data.name
     a.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(f, "inrcodec", p, tuple(a.rates)) for f in files for p in a.presets]
+    runs = variants(a.presets, a.policies, a.policy_file)
+    jobs = [(f, "inrcodec", v, tuple(a.rates)) for f in files for v in runs]
     jobs += [(f, c, "", s) for f in files for c in a.classic for s in CLASSICS[c].settings]
     rows: list[dict] = []
     skipped: list[str] = []
     pixels_cache: dict[Path, np.ndarray] = {}
+    fits_by_image: dict[Path, dict] = {}  # variants picking the same network for a rate weight share its fit
     t_start = time.time()
 
     shared = load_init(DEFAULT_INIT)
     seam_masks: dict[tuple[int, int], np.ndarray] = {}  # every codec is measured on inrcodec's tile bands
 
-    def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev):
+    def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev, network=""):
         size = px.shape[:2]
         if size not in seam_masks:
             seam_masks[size] = tilesiren.grid_for(shared, *size).seam_mask()
@@ -117,20 +142,26 @@ def main() -> None:
                      "bpp": 8 * len(data) / (px.shape[0] * px.shape[1]), "psnr": psnr(out, px),
                      "ms_ssim": ms_ssim(out, px) if min(px.shape[:2]) > 160 else float("nan"),
                      "psnr_seam": psnr(out, px, seam), "psnr_interior": psnr(out, px, ~seam),
-                     "encode_s": enc, "decode_s": dec, "device": dev})
+                     "encode_s": enc, "decode_s": dec, "device": dev, "network": network})
 
     with click.progressbar(jobs, label=f"{name}: {len(files)} images", file=sys.stderr, hidden=a.quiet,
                            item_show_func=lambda j: j and f"{j[0].stem} {j[1]} {j[2]}") as bar:
         for path, codec_name, preset, setting in bar:
             px = pixels_cache.setdefault(path, load_image(path))
             if codec_name == "inrcodec":  # one fit per rate weight; encode time = fit + rate control
-                fits: dict[float, inrcodec.Analysis] = {}
+                if path not in fits_by_image:
+                    fits_by_image.clear()  # jobs come image by image: earlier fits are done with
+                fits = fits_by_image.setdefault(path, {})
+                run = runs[preset]
                 for rate in setting:
                     weight = inrcodec.rate_weight(bpp=rate)
+                    width, level = (table_choice(run["table"], rate) if run["table"] else (None, None))
+                    key = (run["preset"], run["init"], weight, width, level)
                     try:
-                        if weight not in fits:  # targets sharing a weight share a fit, as in `inrcodec encode`
-                            fits[weight] = inrcodec.analyse(px, bpp=rate, preset=preset, device=device)
-                        fit = fits[weight]
+                        if key not in fits:  # targets sharing a weight share a fit, as in `inrcodec encode`
+                            fits[key] = inrcodec.analyse(px, bpp=rate, preset=run["preset"], device=device,
+                                                         init=run["init"], network_width=width, level=level)
+                        fit = fits[key]
                         t0 = time.perf_counter()
                         data = fit.compress(bpp=rate)
                     except inrcodec.UsageError as e:  # an unreachable target is a result, not a crash
@@ -138,11 +169,17 @@ def main() -> None:
                         continue
                     t1 = time.perf_counter()
                     out = inrcodec.decode(data)
+                    i = inrcodec.info(data)
                     record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0,
-                           time.perf_counter() - t1, device)
+                           time.perf_counter() - t1, device, f"{i.network_width}/L{i.level}")
             else:
                 data, out, enc, dec = run_classic(codec_name, px, setting)
                 record(path, px, codec_name, preset, setting, data, out, enc, dec, "cpu")
+    stems = {p.stem for p in files}
+    for spec in a.compare:
+        path, variant = spec.rsplit(":", 1)
+        rows += [dict(r, preset=f"{variant} ({Path(path).name})") for r in read_rows(Path(path))
+                 if r["codec"] == "inrcodec" and r["preset"] == variant and r["image"] in stems]
     csv_path = a.out / f"{name}.csv"
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)

@@ -85,7 +85,7 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
           "target (the two stages of one `inrcodec encode`).", ""]
     if inr:
         md += ["## inrcodec at each target rate", "",
-               "| preset | target bpp | mean bpp | PSNR | MS-SSIM | "
+               "| variant | target bpp | mean bpp | PSNR | MS-SSIM | "
                + " | ".join(f"{k[0]} PSNR at same bpp" for k in classics)
                + " | encode s | decode s | device |",
                "|---|---|---|---|---|" + "---|" * len(classics) + "---|---|---|"]
@@ -103,7 +103,7 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
                "Bjøntegaard, PCHIP of log-rate against mean PSNR over the PSNR range both mean curves cover. "
                "A dash: the two mean curves share no PSNR range (one codec never reaches the other's lowest "
                "measured quality), so no BD-rate exists.", "",
-               "| inrcodec preset | " + " | ".join(k[0] for k in classics) + " |",
+               "| inrcodec variant | " + " | ".join(k[0] for k in classics) + " |",
                "|---|" + "---|" * len(classics)]
         for key in inr:
             _, b, p, _ = mean_curve(curves[key])
@@ -113,6 +113,14 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
                 cells.append(_fmt(bd_rate(cb, cp, b, p), 1))
             md.append(f"| {key[1]} | " + " | ".join(cells) + " |")
         md.append("")
+        if len(inr) > 1:
+            md += ["## BD-rate between inrcodec variants (%, row against column: negative = the row needs fewer bits)",
+                   "", "| variant | " + " | ".join(k[1] for k in inr) + " |", "|---|" + "---|" * len(inr)]
+            for key in inr:
+                _, b, p, _ = mean_curve(curves[key])
+                md.append(f"| {key[1]} | " + " | ".join(
+                    "" if other == key else _fmt(bd_rate(*mean_curve(curves[other])[1:3], b, p), 1) for other in inr) + " |")
+            md.append("")
     md += ["## Mean PSNR at fixed rates (per-image interpolation) and times", "",
            "| codec | " + " | ".join(f"{r} bpp" for r in FIXED_RATES) + " | median encode s | median decode s |",
            "|---|" + "---|" * (len(FIXED_RATES) + 2)]

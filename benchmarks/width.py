@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.rd import machine  # noqa: E402
 from benchmarks.sparsity import count_params, finish, save  # noqa: E402
 from inrcodec.sharedinit import DEFAULT_INIT, Level, load_init, save_init  # noqa: E402
-from training.integral import (l1_channels, log_uniform_width, node_values, partition, sample,  # noqa: E402
-                               select_channels, smooth, uniform)
+from inrcodec.integral import at_points, sample, uniform  # noqa: E402
+from training.integral import integral_level, l1_channels, log_uniform_width, partition, select_channels  # noqa: E402
 from training.metasparse import MetaConfig, adapt, forward, meta_train, psnr_after, tile_coords, to_targets  # noqa: E402
 from training.patches import init_tiles  # noqa: E402
 
@@ -43,6 +43,12 @@ METHODS = ["L1 pruning", "L1 pruning + MAML", "INN, converted", "INN, converted 
 
 def dense(values) -> list[torch.Tensor]:
     return [torch.ones_like(v, dtype=torch.bool) for v in values]
+
+
+def nodes_at(n: int, depth: int):
+    """TorchIntegral's pipeline: adapt the node grid itself, evaluate it sampled at width n."""
+    points = at_points(n, depth)
+    return lambda level: (level, lambda p: sample(p, points))
 
 
 def tune_partition(nodes: Level, spec, n: int, data: np.ndarray, cfg: MetaConfig, steps: int,
@@ -89,15 +95,13 @@ def main() -> None:
     coords = tile_coords(val.shape[1])
     rng = np.random.default_rng(0)
 
-    values, (lrs,) = smooth(base.values, spec, [base.lrs])
-    converted = Level(node_values(values, spec.depth), dense(values), node_values(lrs, spec.depth, power=2))
+    converted = integral_level(base, spec)
     path = a.work / "width-inn.npz"
     if not path.exists():
         levels, history = meta_train(
             spec, train, val, replace(cfg, dense_steps=a.inn_steps, rounds=0), start=converted, label="INN ",
-            nets=lambda r: (lambda p, pts=[uniform(log_uniform_width(r, min(a.widths), g))] * spec.depth:
-                            sample(p, pts)),
-            val_nets=[lambda p, n=n: sample(p, [uniform(n)] * spec.depth) for n in a.widths])
+            views=lambda r: [nodes_at(log_uniform_width(r, min(a.widths), g), spec.depth)],
+            val_views=[nodes_at(n, spec.depth) for n in a.widths])
         save_init(path, path.stem, spec, shipped.tile, shipped.overlap, levels, {"history": history})
     trained = load_init(str(path)).levels[0]
 

@@ -2,7 +2,8 @@
 
 The container knows images, inits and coded tensors, not networks: a representation
 hands it a StreamHeader and a list of CodedTensor and gets them back, so a new
-representation means a new `representation` id, not a new container.
+representation means a new `representation` id, not a new container. The tile
+representations' settings are packed here too, so every byte has one home.
 """
 from __future__ import annotations
 
@@ -16,11 +17,44 @@ from .entropy import CodedTensor, decode_tensors, encode_tensors
 from .errors import BitstreamError
 
 MAGIC = b"\x89INR"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
+FIRST_VERSION = {1: 1, 2: 2}  # representation -> the version that introduced it (and that its streams carry)
 _FIXED = struct.Struct(">4sBBHHB")  # magic, version, representation, height, width, init-name length
 _TENSOR = struct.Struct(">HBH")  # step index, scale index, radius
 _CRC = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """Settings of the tile representations: integers only (FORMAT.md)."""
+
+    level: int
+    steps: int  # informational
+    preset: int  # informational: 0 custom, 1 fast, 2 default, 3 slow
+    width: int = 0  # representation 2: hidden width of every tile network (its node count)
+    preview_min: int = 0  # representation 2, informational: fitted for decodes down to this width
+
+
+_SETTINGS = {1: struct.Struct(">BHB"), 2: struct.Struct(">BHBBB")}
+
+
+def pack_settings(representation: int, s: TileSettings) -> bytes:
+    if representation == 1:
+        return _SETTINGS[1].pack(s.level, s.steps, s.preset)
+    return _SETTINGS[2].pack(s.level, s.steps, s.preset, s.width, s.preview_min)
+
+
+def unpack_settings(representation: int, data: bytes) -> TileSettings:
+    st = _SETTINGS.get(representation)
+    if st is None:
+        raise BitstreamError(f"unknown representation {representation} in .inr header")
+    if len(data) != st.size:
+        raise BitstreamError("malformed representation settings in .inr header")
+    s = TileSettings(*st.unpack(data))
+    if representation == 2 and s.width == 0:
+        raise BitstreamError("malformed representation settings in .inr header (zero width)")
+    return s
 
 
 @dataclass(frozen=True)
@@ -37,7 +71,8 @@ def write_stream(header: StreamHeader, tensors: list[CodedTensor]) -> bytes:
     name = header.init_name.encode("ascii")
     if not (0 < header.height < 65536 and 0 < header.width < 65536):
         raise ValueError("image sides must be 1..65535 pixels")
-    out = bytearray(_FIXED.pack(MAGIC, FORMAT_VERSION, header.representation, header.height, header.width, len(name)))
+    version = FIRST_VERSION[header.representation]  # representation 1 streams stay readable by inrcodec 0.2
+    out = bytearray(_FIXED.pack(MAGIC, version, header.representation, header.height, header.width, len(name)))
     out += name + header.init_checksum
     out += bytes([len(header.settings)]) + header.settings
     out += bytes([len(tensors)])
@@ -79,6 +114,8 @@ def read_header(data: bytes) -> tuple[StreamHeader, list[tuple[int, int, int]], 
         raise BitstreamError("corrupted or truncated .inr data (CRC32 mismatch)")
     r = _Reader(data[:-4])
     _, _, rep, h, w, name_len = r.unpack(_FIXED)
+    if rep not in FIRST_VERSION or FIRST_VERSION[rep] > version:
+        raise BitstreamError(f"unknown representation {rep} in a version {version} .inr header")
     try:
         name = r.take(name_len).decode("ascii")
     except UnicodeDecodeError as e:

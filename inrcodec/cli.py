@@ -10,6 +10,9 @@ import click
 
 from . import codec
 from .errors import InrCodecError, UsageError
+
+REPRESENTATIONS = {1: "overlapping tiles of sparse SIRENs, fixed width",
+                   2: "overlapping tiles of sparse integral SIRENs, coded on width nodes"}
 from .images import atomic_write, encode_image_file, load_image
 
 
@@ -97,15 +100,20 @@ def main() -> None:
               help="Fitting effort: " + ", ".join(f"{k} = {v} steps" for k, v in codec.PRESETS.items()) + ".")
 @click.option("--steps", type=click.IntRange(0, 65535), help="Fitting steps, overriding the preset.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N] for fitting.")
+@click.option("--scalable", is_flag=True,
+              help="Fit for fast reduced-width previews (decode --preview); costs some quality.")
+@click.option("--network-width", type=click.IntRange(1, 255),
+              help="Hidden channels of the tile networks (integral init only; default: chosen by the rate).")
+@click.option("--level", type=click.IntRange(0, 255), help="Density level of the init (default: chosen by the rate).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, quiet) -> None:
+def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, scalable, network_width, level, quiet) -> None:
     """Compress image SRC (PNG, JPEG, ...) into the .inr file DST."""
     _check_paths(src, dst)
     pixels = load_image(src)
     t0 = time.perf_counter()
     with _LazyBar(codec.PRESETS[preset] if steps is None else steps, "fitting", quiet) as bar:
         data = codec.encode(pixels, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device,
-                            progress=bar.update)
+                            scalable=scalable, network_width=network_width, level=level, progress=bar.update)
     atomic_write(dst, data)
     if not quiet:
         h, w, _ = pixels.shape
@@ -120,17 +128,28 @@ def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, quiet) -> 
 @click.option("--width", type=int, help="Output width (alone: aspect kept).")
 @click.option("--height", type=int, help="Output height (alone: aspect kept).")
 @click.option("--scale", type=float, help="Output size as a multiple of the native size.")
+@click.option("--width-fraction", type=float,
+              help="Evaluate the tile networks at this fraction (0..1] of their channels: faster, softer.")
+@click.option("--preview", is_flag=True, help=f"Fast preview: --width-fraction {codec.PREVIEW_DEFAULT}.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
-def decode(src: Path, dst: Path, resolution, width, height, scale, quiet) -> None:
+def decode(src: Path, dst: Path, resolution, width, height, scale, width_fraction, preview, quiet) -> None:
     """Reconstruct the .inr file SRC into image DST (format from its extension, PNG by default),
-    at the native size unless a size option is given."""
+    at the native size unless a size option is given. --preview and --width-fraction need a
+    stream coded on integral nodes (`inrcodec info` says whether it is)."""
     _check_paths(src, dst)
+    if preview and width_fraction is not None:
+        raise UsageError("give either --preview or --width-fraction, not both")
     data = _read_stream(src)
     t0 = time.perf_counter()
-    pixels = codec.decode(data, resolution, width=width, height=height, scale=scale)
+    fraction = codec.PREVIEW_DEFAULT if preview else 1.0 if width_fraction is None else width_fraction
+    pixels = codec.decode(data, resolution, width=width, height=height, scale=scale, width_fraction=fraction)
     atomic_write(dst, encode_image_file(pixels, dst))
     if not quiet:
-        click.echo(f"{dst}: {pixels.shape[1]}x{pixels.shape[0]}, {time.perf_counter() - t0:.2f} s", err=True)
+        seconds = time.perf_counter() - t0
+        coded = codec.info(data).network_width
+        used = codec.preview_width(coded, fraction)
+        click.echo(f"{dst}: {pixels.shape[1]}x{pixels.shape[0]}, {seconds:.2f} s"
+                   + (f", preview at {used} of {coded} channels" if used != coded else ""), err=True)
 
 
 @main.command(cls=_Command)
@@ -142,10 +161,12 @@ def info(src: Path) -> None:
                f"size:           {i.bytes} bytes, {i.bpp:.4f} bpp\n"
                f"image:          {i.width}x{i.height}\n"
                f"format version: {i.version}\n"
-               f"representation: {i.representation} (overlapping tiles of sparse SIRENs)\n"
+               f"representation: {i.representation} ({REPRESENTATIONS[i.representation]})\n"
                f"init:           {i.init_name} (sha256 {i.init_checksum}...)\n"
-               f"settings:       level {i.level}, {i.steps} fitting steps, preset {i.preset}, "
-               f"{i.tensors} coded tensors")
+               f"networks:       {i.network_width} channels, level {i.level}; "
+               + (f"previews: any width, fitted for {i.preview_min}..{i.network_width}\n" if i.preview_min else
+                  "previews: any width, not fitted for them\n" if i.representation == 2 else "no previews\n")
+               + f"settings:       {i.steps} fitting steps, preset {i.preset}, {i.tensors} coded tensors")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import struct
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -18,11 +17,13 @@ import torch
 from PIL import Image
 
 from . import tilesiren
-from .bitstream import FORMAT_VERSION, StreamHeader, read_header, read_payload, write_stream
+from .bitstream import (FORMAT_VERSION, StreamHeader, TileSettings, pack_settings, read_header, read_payload,
+                        unpack_settings, write_stream)
 from .entropy import CodedTensor, make_coded
 from .errors import BitstreamError, ImageError, UsageError
 from .images import load_image, to_rgb8
-from .sharedinit import DEFAULT_INIT, SharedInit, load_init
+from .sharedinit import DEFAULT_INIT, INTEGRAL_INIT, SharedInit, load_init
+from .tilesiren import TileNetwork, is_integral
 
 PRESETS = {"fast": 10, "default": 40, "slow": 100}  # fitting steps
 PRESET_CODES = {"custom": 0, "fast": 1, "default": 2, "slow": 3}
@@ -30,7 +31,8 @@ FIT_LR = 2e-3
 MAX_OUTPUT_PIXELS = 64 * 1024 * 1024  # decode memory guard (~0.8 GB of float32 RGB)
 MAX_ENCODE_PIXELS = 6_000_000  # fitting peaks at ~1.5 GB per megapixel (0.9 GB for Kodak)
 MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
-_SETTINGS = struct.Struct(">BHB")  # level, fitting steps, preset code
+PREVIEW_FRACTION = 0.25  # --scalable fits previews down to this fraction of the coded width
+PREVIEW_DEFAULT = 0.5  # decode --preview: half the channels
 BPP_TOLERANCE = 0.10
 DEFAULT_ROUNDING = 0.5  # plain rounding
 MIN_ROUNDING = 0.05
@@ -44,9 +46,13 @@ def rate_weight(bpp: float | None = None, quality: float | None = None) -> float
     calibration: on val, quality 30 / 50 / 70 give 0.02 / 0.24 / 1.3 bpp). The
     rounding makes nearby targets share one fit, which the benchmark relies on.
     """
+    return 2.0 ** -math.floor(math.log2(nominal_bpp(bpp, quality)) + 0.5)
+
+
+def nominal_bpp(bpp: float | None = None, quality: float | None = None) -> float:
+    """The rate a target stands for: bpp itself, or a quality read as 1 bpp at 50, doubling every +10."""
     _check_target(bpp, quality)
-    nominal = math.log2(bpp) if bpp is not None else ((50 if quality is None else quality) - 50) / 10
-    return 2.0 ** -math.floor(nominal + 0.5)
+    return bpp if bpp is not None else 2.0 ** (((50 if quality is None else quality) - 50) / 10)
 
 
 def quality_to_index(quality: float) -> int:
@@ -71,6 +77,8 @@ class StreamInfo:
     preset: str
     bytes: int
     tensors: int
+    network_width: int  # hidden channels of every tile network
+    preview_min: int  # representation 2: fitted for decodes down to this width (0: not fitted for it)
 
     @property
     def bpp(self) -> float:
@@ -107,6 +115,29 @@ def default_level(init: SharedInit) -> int:
     return int(init.meta.get("codec_level", len(init.levels) - 1))
 
 
+def table_choice(table: list[dict], rate: float) -> tuple[int, int] | None:
+    """(width, level) of a rate table's first row whose `max_bpp` covers the rate."""
+    return next(((row["width"], row["level"]) for row in table if rate <= row["max_bpp"]), None)
+
+
+def choose_network(init: SharedInit, rate: float, network_width: int | None, level: int | None) -> tuple[int, int]:
+    """(width, level) of the tile networks for a nominal rate: what the caller fixed, the rest from
+    the init's rate table (chosen on val images and stored in the init), else its full width and
+    default level."""
+    width, lvl = table_choice(init.meta.get("codec_table", []), rate) or (init.spec.hidden, default_level(init))
+    width = width if network_width is None else network_width
+    lvl = lvl if level is None else level
+    if not 0 <= lvl < len(init.levels):
+        raise UsageError(f"level must be 0..{len(init.levels) - 1}")
+    if width != init.spec.hidden:
+        low, high = init.meta.get("widths", (init.spec.hidden, init.spec.hidden))
+        if not low <= width <= high:
+            raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
+                             f"init {init.name} has a fixed width of {high} channels (use --scalable or the "
+                             f"integral init {INTEGRAL_INIT} for other widths)")
+    return width, lvl
+
+
 @dataclass
 class Analysis:
     """A fitted image, ready to be coded at any rate: fitting once serves every target."""
@@ -135,15 +166,18 @@ def _check_target(bpp: float | None, quality: float | None) -> None:
 
 
 def analyse(image, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
-            steps: int | None = None, device: str = "auto", init: str = DEFAULT_INIT, level: int | None = None,
-            lr: float = FIT_LR, weight: float | None = None,
-            progress: Callable[[int], None] | None = None) -> Analysis:
+            steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
+            network_width: int | None = None, scalable: bool = False, lr: float = FIT_LR,
+            weight: float | None = None, progress: Callable[[int], None] | None = None) -> Analysis:
     """Fit an image (path, PIL image or (H, W, 3) uint8 array) for coding at a target; see Analysis.compress.
 
     The target (bpp or quality, as for encode) sets how hard the fit is pushed towards
-    few, small deltas (`rate_weight`; `weight` overrides it). The result codes at any rate,
-    best near the target. A bpp target is checked against the header-only rate before any
-    fitting; `lr` is Adam's step size after the meta-learned steps.
+    few, small deltas (`rate_weight`; `weight` overrides it) and, with an integral init, the
+    width and level of the tile networks (`choose_network`; `network_width` and `level` fix
+    them). `scalable` fits for fast reduced-width previews (`decode(width_fraction=...)`) at
+    some cost in quality; it needs an integral init, which it then picks by default. The
+    result codes at any rate, best near the target. A bpp target is checked against the
+    header-only rate before any fitting; `lr` is Adam's step size after the meta-learned steps.
     """
     _check_target(bpp, quality)
     if preset not in PRESETS:
@@ -156,35 +190,41 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
-    shared = load_init(init)
-    lvl = default_level(shared) if level is None else level
-    if not 0 <= lvl < len(shared.levels):
-        raise UsageError(f"level must be 0..{len(shared.levels) - 1}")
-    header = StreamHeader(tilesiren.REPRESENTATION_ID, h, w, shared.name, shared.checksum,
-                          _SETTINGS.pack(lvl, n_steps, PRESET_CODES[preset if steps is None else "custom"]))
+    shared = load_init(init or (INTEGRAL_INIT if scalable or network_width is not None else DEFAULT_INIT))
+    if scalable and not is_integral(shared):
+        raise UsageError(f"--scalable needs an integral init such as {INTEGRAL_INIT}; {shared.name} has a fixed width")
+    width, lvl = choose_network(shared, nominal_bpp(bpp, quality), network_width, level)
+    net = TileNetwork.of(shared, lvl, width)
+    preview_min = max(1, round(PREVIEW_FRACTION * width)) if scalable else 0
+    settings = TileSettings(lvl, n_steps, PRESET_CODES[preset if steps is None else "custom"], width, preview_min)
+    header = StreamHeader(net.representation, h, w, shared.name, shared.checksum,
+                          pack_settings(net.representation, settings))
+    grid = tilesiren.grid_for(shared, h, w)
     if bpp is not None:  # the header alone is a floor on the rate: say so before spending time
-        grid = tilesiren.grid_for(shared, h, w)
-        empty = [make_coded(np.zeros(n, np.int32), 0) for n in tilesiren.symbol_counts(shared, lvl, grid)]
+        empty = [make_coded(np.zeros(n, np.int32), 0) for n in tilesiren.symbol_counts(net, grid)]
         floor = 8 * len(write_stream(header, empty)) / (h * w)
         if floor > (1 + BPP_TOLERANCE) * bpp:
             raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
     device = pick_device(device)
     t0 = time.perf_counter()
     lam = rate_weight(bpp, quality) if weight is None else weight
-    fitted = tilesiren.fit(shared, lvl, pixels, n_steps, lr, lam, device, progress)
+    fitted = tilesiren.fit(net, grid, pixels, n_steps, lr, lam, device, progress, preview_min)
     return Analysis(header, fitted, time.perf_counter() - t0)
 
 
 def encode(image, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
-           steps: int | None = None, device: str = "auto", init: str = DEFAULT_INIT,
-           level: int | None = None, progress: Callable[[int], None] | None = None) -> bytes:
+           steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
+           network_width: int | None = None, scalable: bool = False,
+           progress: Callable[[int], None] | None = None) -> bytes:
     """Compress an image (path, PIL image or (H, W, 3) uint8 array) to .inr bytes.
 
     Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
-    (0..100); neither means quality 50. `steps` overrides the preset's fitting steps.
+    (0..100); neither means quality 50. `steps` overrides the preset's fitting steps;
+    `scalable` makes streams whose reduced-width previews look their best (see analyse).
     """
     return analyse(image, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device, init=init,
-                   level=level, progress=progress).compress(bpp=bpp, quality=quality)
+                   level=level, network_width=network_width, scalable=scalable,
+                   progress=progress).compress(bpp=bpp, quality=quality)
 
 
 def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int) -> bytes:
@@ -222,12 +262,27 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int)
     return cache[key]
 
 
-def _header_and_init(data: bytes, init: str | None = None) -> tuple[StreamHeader, list, int, SharedInit, int]:
+@dataclass(frozen=True)
+class ParsedStream:
+    """A validated header and what it implies, before any payload is decoded."""
+
+    header: StreamHeader
+    settings: TileSettings
+    init: SharedInit
+    net: TileNetwork
+    records: list
+    offset: int
+
+    @property
+    def grid(self) -> tilesiren.TileGrid:
+        return tilesiren.grid_for(self.init, self.header.height, self.header.width)
+
+
+def parse(data: bytes, init: str | None = None) -> ParsedStream:
     """Parse and validate the header against the init it names (shipped), or against `init`
-    (an .npz path, for streams made with a research init): (header, records, offset, init, level)."""
+    (an .npz path, for streams made with a research init)."""
     header, records, offset = read_header(data)
-    if header.representation != tilesiren.REPRESENTATION_ID:
-        raise BitstreamError(f"unknown representation {header.representation} in .inr header")
+    settings = unpack_settings(header.representation, header.settings)
     try:
         shared = load_init(header.init_name if init is None else init)
     except (FileNotFoundError, ValueError):
@@ -236,33 +291,45 @@ def _header_and_init(data: bytes, init: str | None = None) -> tuple[StreamHeader
     if shared.name != header.init_name or shared.checksum != header.init_checksum:
         raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
                              f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
-    if len(header.settings) != _SETTINGS.size:
-        raise BitstreamError("malformed representation settings in .inr header")
-    lvl = _SETTINGS.unpack(header.settings)[0]
-    if lvl >= len(shared.levels):
-        raise BitstreamError(f"stream uses level {lvl}, init has {len(shared.levels)}")
-    return header, records, offset, shared, lvl
+    if settings.level >= len(shared.levels):
+        raise BitstreamError(f"stream uses level {settings.level}, init has {len(shared.levels)}")
+    integral = header.representation == tilesiren.INTEGRAL
+    if integral != is_integral(shared):
+        raise BitstreamError(f"representation {header.representation} does not match init {shared.name}")
+    if integral and settings.width > shared.spec.hidden:
+        raise BitstreamError(f"stream uses {settings.width} channels, init {shared.name} has {shared.spec.hidden}")
+    if header.height * header.width > MAX_OUTPUT_PIXELS:
+        raise BitstreamError(f"stream claims a {header.width}x{header.height} image, larger than inrcodec makes")
+    net = TileNetwork.of(shared, settings.level, settings.width if integral else None)
+    return ParsedStream(header, settings, shared, net, records, offset)
 
 
-def decode_tensors(data: bytes, init: str | None = None) -> tuple[StreamHeader, SharedInit, int, list[CodedTensor]]:
-    """Everything in a stream before any float is computed: header, init, level, coded tensors."""
-    header, records, offset, shared, lvl = _header_and_init(data, init)
-    grid = tilesiren.grid_for(shared, header.height, header.width)
-    return header, shared, lvl, read_payload(data, records, offset, tilesiren.symbol_counts(shared, lvl, grid))
+def decode_tensors(data: bytes, init: str | None = None,
+                   parsed: ParsedStream | None = None) -> tuple[ParsedStream, list[CodedTensor]]:
+    """Everything in a stream before any float is computed: the parsed header and the coded tensors."""
+    p = parsed or parse(data, init)
+    return p, read_payload(data, p.records, p.offset, tilesiren.symbol_counts(p.net, p.grid))
 
 
 def symbols_sha256(data: bytes) -> str:
     """SHA-256 of the entropy-decoded symbols: bit-exact on every machine, unlike float pixels."""
-    tensors = decode_tensors(bytes(data))[3]
+    tensors = decode_tensors(bytes(data))[1]
     return hashlib.sha256(b"".join(t.symbols.astype("<i4").tobytes() for t in tensors)).hexdigest()
 
 
-def info(data: bytes) -> StreamInfo:
-    header, records, _, _, _ = _header_and_init(data)
-    lvl, n_steps, preset = _SETTINGS.unpack(header.settings)
+def info(data: bytes, init: str | None = None) -> StreamInfo:
+    p = parse(data, init)
+    s, h = p.settings, p.header
     names = {v: k for k, v in PRESET_CODES.items()}
-    return StreamInfo(data[4], header.representation, header.height, header.width, header.init_name,
-                      header.init_checksum.hex(), lvl, n_steps, names.get(preset, "?"), len(data), len(records))
+    return StreamInfo(data[4], h.representation, h.height, h.width, h.init_name, h.init_checksum.hex(), s.level,
+                      s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.net.width, s.preview_min)
+
+
+def preview_width(coded: int, fraction: float) -> int:
+    """Channels a preview evaluates: the fraction of the coded width, rounded, at least 1."""
+    if not 0 < fraction <= 1:
+        raise UsageError("width fraction must be in (0, 1]")
+    return max(1, round(fraction * coded))
 
 
 def output_size(height: int, width: int, resolution: int | None = None, out_width: int | None = None,
@@ -297,17 +364,25 @@ def output_size(height: int, width: int, resolution: int | None = None, out_widt
 
 
 def decode(data: bytes, resolution: int | None = None, *, width: int | None = None,
-           height: int | None = None, scale: float | None = None, init: str | None = None) -> np.ndarray:
+           height: int | None = None, scale: float | None = None, init: str | None = None,
+           width_fraction: float = 1.0) -> np.ndarray:
     """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; CPU only, deterministic.
 
+    `width_fraction` < 1 evaluates every tile network at that fraction of its coded channels:
+    a faster, softer preview, for streams coded on integral nodes (representation 2).
     `init` is for streams encoded with a non-shipped init (`analyse(init=path)`): its .npz path.
     """
-    header, shared, lvl, tensors = decode_tensors(bytes(data), init)
-    oh, ow = output_size(header.height, header.width, resolution, width, height, scale)  # before any allocation
-    grid = tilesiren.grid_for(shared, header.height, header.width)
+    data = bytes(data)
+    p = parse(data, init)
+    oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation
+    channels = preview_width(p.net.width, width_fraction)
+    if channels != p.net.width and not p.net.integral:
+        raise UsageError("this stream was coded at a fixed width (representation 1), so it has no preview: "
+                         "encode with --scalable for streams that do")
+    _, tensors = decode_tensors(data, parsed=p)
     with torch.no_grad():
-        params = tilesiren.dequantized_params(shared, lvl, grid, tensors)
-        out = tilesiren.render(shared, params, grid, oh, ow)
+        params = tilesiren.dequantized_params(p.net, p.grid, tensors)
+        out = tilesiren.render(p.net, params, p.grid, oh, ow, width=channels)
     return (out.clamp(0, 1) * 255).round().to(torch.uint8).reshape(oh, ow, 3).numpy()
 
 

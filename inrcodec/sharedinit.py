@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .integral import resample_nodes, take_nearest
 from .siren import Params, SirenSpec
 
 DEFAULT_INIT = "sparse-siren-t32-v1"
+INTEGRAL_INIT = "integral-siren-t32-v1"  # continuous width: representation 2
 
 
 def weight_density(masks: list[torch.Tensor]) -> float:
@@ -44,6 +46,24 @@ class Level:
     def adapted(self) -> int:
         """Parameters a tile may change at this level (surviving weights and all biases)."""
         return int(sum(m.sum() for m in self.masks))
+
+    @property
+    def width(self) -> int:
+        return int(self.values[0].shape[-1])
+
+    def at_width(self, n: int) -> Level:
+        """This level as a width-n network, its values read as integral nodes (inrcodec.integral).
+
+        Values are the same weight function resampled to n nodes; masks and step sizes come
+        from the nearest node, so the surviving count (the rate) scales with n^2 and is exact on
+        every machine; pruned entries stay zero. Differentiable in values and step sizes, which
+        is how meta-training trains one node grid for every width.
+        """
+        if n == self.width:
+            return self
+        masks = take_nearest(self.masks, n)
+        return Level([v * m for v, m in zip(resample_nodes(self.values, n), masks)], masks,
+                     take_nearest(self.lrs, n))
 
 
 @dataclass(frozen=True)

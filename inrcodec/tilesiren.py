@@ -1,9 +1,12 @@
-"""Representation 1: overlapping tiles, each a sparse SIREN = shared init + per-tile delta.
+"""Overlapping tiles, each a sparse SIREN = shared init + per-tile delta (representations 1 and 2).
 
-Only weights that survive the init's pruning mask (and biases) may move, so a tile's
-delta is a short vector; the encoder fits all tiles at once as one batched model and the
-decoder evaluates the same model on any pixel grid. This module knows networks and
-pixels; it hands the container integers (bitstream.py) and never sees bytes.
+Only entries that survive the init's pruning mask (and biases) may move, so a tile's delta
+is a short vector; the encoder fits all tiles at once as one batched model and the decoder
+evaluates the same model on any pixel grid. Representation 2 reads an integral init's values
+as nodes of a continuous channel axis (inrcodec.integral): the encoder picks the width of the
+tile networks, the deltas are coded on that width's node grid, and a decoder may evaluate the
+nodes at fewer channels for a fast preview. This module knows networks and pixels; it hands
+the container integers (bitstream.py) and never sees bytes.
 """
 from __future__ import annotations
 
@@ -15,13 +18,57 @@ import numpy as np
 import torch
 
 from .entropy import MAX_RADIUS, CodedTensor, make_coded
+from .integral import as_weights
 from .quant import STEP_BIAS, dequantize, quantize
 from .sharedinit import Level, SharedInit
-from .siren import Params, siren_forward
+from .siren import Params, SirenSpec, siren_forward
 from .tiling import TileGrid
 
-REPRESENTATION_ID = 1
+DISCRETE, INTEGRAL = 1, 2  # representation ids: the init's values are weights, or integral nodes
 POINTS_PER_CHUNK = 1 << 19  # bounds decoder memory at any output size (~64 MB per activation)
+
+
+@dataclass(frozen=True)
+class TileNetwork:
+    """What every tile of a stream starts from: one level of the shared init, at the stream's width."""
+
+    spec: SirenSpec
+    level: Level
+    integral: bool  # the level's values are integral nodes: weights come from sampling them
+    meta_steps: int  # Meta-SGD steps the init was meta-trained with: the fit's first steps use them
+
+    @classmethod
+    def of(cls, init: SharedInit, level_index: int, width: int | None = None) -> TileNetwork:
+        """Level `level_index` of `init`; an integral init's at `width` channels (default: all of them)."""
+        level = init.levels[level_index]
+        integral = is_integral(init)
+        if width is not None and width != level.width:
+            if not integral:
+                raise ValueError(f"init {init.name} has no continuous width")
+            level = level.at_width(width)
+        return cls(init.spec, level, integral, int(init.meta.get("args", {}).get("inner_steps", 0)))
+
+    @property
+    def representation(self) -> int:
+        return INTEGRAL if self.integral else DISCRETE
+
+    @property
+    def width(self) -> int:
+        return self.level.width
+
+    def weights(self, params: Params, width: int | None = None) -> Params:
+        """Per-tile weights from per-tile parameters: at the coded width, or (integral) at `width` channels."""
+        return as_weights(params, width) if self.integral else params
+
+    def to(self, device: str) -> TileNetwork:
+        lv = self.level
+        return TileNetwork(self.spec, Level([v.to(device) for v in lv.values], [m.to(device) for m in lv.masks],
+                                            [r.to(device) for r in lv.lrs]), self.integral, self.meta_steps)
+
+
+def is_integral(init: SharedInit) -> bool:
+    """An integral init records the range of widths it was meta-trained for."""
+    return "widths" in init.meta
 
 
 @dataclass
@@ -47,24 +94,28 @@ def tile_params(level: Level, deltas: list[torch.Tensor]) -> Params:
     return out
 
 
-def render(init: SharedInit, params: Params, grid: TileGrid, out_h: int, out_w: int,
-           sampling=None) -> torch.Tensor:
-    """Blend every tile's network on an out_h x out_w grid; returns (out_h * out_w, 3) in [0,1]-ish."""
+def render(net: TileNetwork, params: Params, grid: TileGrid, out_h: int, out_w: int,
+           sampling=None, width: int | None = None) -> torch.Tensor:
+    """Blend every tile's network on an out_h x out_w grid; returns (out_h * out_w, 3) in [0,1]-ish.
+
+    `width` evaluates integral tiles at fewer channels than were coded (a preview).
+    """
     coords, weights, index = sampling if sampling is not None else grid.sampling(out_h, out_w)
     device = params[0].device
+    params = net.weights(params, width)
     out = torch.zeros(out_h * out_w, 3, device=device)
     per_tile = coords.shape[1]
     step = max(1, POINTS_PER_CHUNK // max(per_tile, 1))
     for s in range(0, grid.count, step):
         sl = slice(s, s + step)
-        f = siren_forward([p[sl] for p in params], coords[sl].to(device), init.spec)
+        f = siren_forward([p[sl] for p in params], coords[sl].to(device), net.spec)
         out = out.index_add(0, index[sl].reshape(-1).to(device), (f * weights[sl, :, None].to(device)).reshape(-1, 3))
     return out
 
 
-def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: float,
-        rate_weight: float = 0.0, device: str = "cpu",
-        progress: Callable[[int], None] | None = None) -> Fitted:
+def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: float,
+        rate_weight: float = 0.0, device: str = "cpu", progress: Callable[[int], None] | None = None,
+        preview_min: int = 0) -> Fitted:
     """Fit every tile's surviving weights and biases to the image, all tiles at once.
 
     Each tile starts from the init with its output bias moved to the tile's mean colour:
@@ -73,27 +124,33 @@ def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: f
     meta-learned per-parameter step sizes (Meta-SGD), which is what the init was trained
     for; the remaining steps use Adam. The loss is MSE + rate_weight * sum|delta| / pixels,
     a Laplace rate proxy: the lower the target rate, the fewer deltas are worth moving.
+    `preview_min` > 0 (integral tiles) adds, every step, the MSE of the image rendered at a
+    random width in [preview_min, width), so that reduced-width decodes degrade gracefully.
     """
-    level = init.levels[level_index]
     h, w, _ = image.shape
-    grid = grid_for(init, h, w)
+    net = net.to(device)
+    lv = net.level
     sampling = tuple(t.to(device) for t in grid.sampling(h, w))  # once, not every step
     target = torch.from_numpy(np.array(image).reshape(-1, 3)).float().div(255.0).to(device)
-    lv = Level([v.to(device) for v in level.values], [m.to(device) for m in level.masks],
-               [r.to(device) for r in level.lrs])
     surv = [m.reshape(-1) for m in lv.masks]
     deltas = [torch.zeros(grid.count, int(s.sum()), device=device) for s in surv]
     with torch.no_grad():  # the output bias is the last tensor: start each tile at its mean colour
         coords, weights, index = sampling
-        residual = (target[index] - siren_forward(tile_params(lv, deltas), coords, init.spec)) * weights[..., None]
+        start = siren_forward(net.weights(tile_params(lv, deltas)), coords, net.spec)
+        residual = (target[index] - start) * weights[..., None]
         deltas[-1] = residual.sum(1) / weights.sum(1, keepdim=True).clamp_min(1e-6)
     for d in deltas:
         d.requires_grad_()
     lrs = [r.reshape(-1)[s] for r, s in zip(lv.lrs, surv)]
-    meta_steps = min(steps, int(init.meta.get("args", {}).get("inner_steps", 0)))
+    meta_steps = min(steps, net.meta_steps)
     opt = torch.optim.Adam(deltas, lr=lr)
+    widths = np.random.default_rng(0)  # seeded: the same image and settings give the same bytes
     for i in range(steps):
-        loss = (render(init, tile_params(lv, deltas), grid, h, w, sampling) - target).pow(2).mean()
+        params = tile_params(lv, deltas)
+        loss = (render(net, params, grid, h, w, sampling) - target).pow(2).mean()
+        if preview_min and preview_min < net.width:
+            m = int(widths.integers(preview_min, net.width))
+            loss = loss + (render(net, params, grid, h, w, sampling, width=m) - target).pow(2).mean()
         if rate_weight:
             loss = loss + rate_weight * sum(d.abs().sum() for d in deltas) / (h * w)
         grads = torch.autograd.grad(loss, deltas)
@@ -108,11 +165,11 @@ def fit(init: SharedInit, level_index: int, image: np.ndarray, steps: int, lr: f
         if progress:
             progress(1)
     return Fitted(grid, [d.detach().cpu().numpy() for d in deltas],
-                  sensitivity(init, lv, [d.detach() for d in deltas], grid, sampling))
+                  sensitivity(net, [d.detach() for d in deltas], grid, sampling))
 
 
-def sensitivity(init: SharedInit, level: Level, deltas: list[torch.Tensor], grid: TileGrid,
-                sampling, probes: int = 1) -> list[float]:
+def sensitivity(net: TileNetwork, deltas: list[torch.Tensor], grid: TileGrid, sampling,
+                probes: int = 1) -> list[float]:
     """Per-tensor mean of diag(J^T J) of the rendered image, by Hutchinson probes with random signs.
 
     Equal-slope bit allocation gives each tensor a step proportional to 1/sqrt(sensitivity).
@@ -122,7 +179,7 @@ def sensitivity(init: SharedInit, level: Level, deltas: list[torch.Tensor], grid
     d = [x.clone().requires_grad_() for x in deltas]
     h, w = grid.height, grid.width
     for _ in range(probes):
-        out = render(init, tile_params(level, d), grid, h, w, sampling)
+        out = render(net, tile_params(net.level, d), grid, h, w, sampling)
         signs = (torch.randint(0, 2, out.shape, generator=gen).float() * 2 - 1).to(out.device)
         grads = torch.autograd.grad((out * signs).sum(), d)
         for i, g in enumerate(grads):
@@ -157,12 +214,12 @@ def finest_index(values: np.ndarray) -> int:
     return idx
 
 
-def symbol_counts(init: SharedInit, level_index: int, grid: TileGrid) -> list[int]:
-    return [grid.count * int(m.sum()) for m in init.levels[level_index].masks]
+def symbol_counts(net: TileNetwork, grid: TileGrid) -> list[int]:
+    """Symbols per coded tensor: the surviving entries of every tile (integers from the masks)."""
+    return [grid.count * int(m.sum()) for m in net.level.masks]
 
 
-def dequantized_params(init: SharedInit, level_index: int, grid: TileGrid,
-                       tensors: list[CodedTensor]) -> Params:
-    level = init.levels[level_index]
+def dequantized_params(net: TileNetwork, grid: TileGrid, tensors: list[CodedTensor]) -> Params:
+    level = net.level
     deltas = [torch.from_numpy(dequantize(t.symbols, t.step_index).reshape(grid.count, -1)) for t in tensors]
     return tile_params(level, deltas)

@@ -5,8 +5,9 @@ import numpy as np
 import torch
 
 from inrcodec.siren import SirenSpec, siren_forward, siren_init
-from training.integral import (channel_features, cubic_matrix, l1_channels, node_values, partition, permute_channels,
-                               sample, select_channels, smooth, total_variation, trapezoid, two_opt_order, uniform)
+from inrcodec.integral import cubic_matrix, node_values, sample, trapezoid, uniform
+from training.integral import (channel_features, l1_channels, partition, permute_channels, select_channels, smooth,
+                               total_variation, two_opt_order)
 from training.metasparse import tile_coords
 
 SPEC = SirenSpec(hidden=12, depth=3, w0=30.0)
@@ -38,7 +39,7 @@ def test_quadrature_and_partition_span_the_axis():
 
 def test_a_converted_network_samples_back_exactly_at_full_width_and_scales_to_any_width():
     values = net()
-    nodes = node_values(values, SPEC.depth)
+    nodes = node_values(values)
     full = sample(nodes, [uniform(SPEC.hidden)] * SPEC.depth)
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(full, values))
     narrow = sample(nodes, [uniform(5)] * SPEC.depth)

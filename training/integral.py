@@ -1,13 +1,9 @@
-"""Integral SIREN (Solodskikh et al., CVPR 2023): hidden channels as samples of a continuous axis.
+"""Integral SIREN, the training side (Solodskikh et al., CVPR 2023); sampling lives in inrcodec.integral.
 
-Each hidden layer's channel axis is [-1, 1]. A weight tensor is a grid of node values
-(G nodes per continuous axis); the network at width n samples it at n points by cubic
-convolution (Keys, a = -0.5, border-replicated, exact at the nodes) and multiplies along the
-input axis by trapezoid quadrature weights, so a layer approximates an integral over its
-input channels and keeps its scale at any width. A discrete network converts exactly (at
-width G) after its channels are ordered to make the weights smooth along the axis (2-opt
-on total variation); a trainable partition moves the sample points (structured pruning
-without fine-tuning).
+A discrete network converts exactly (at its own width) after its channels are ordered to make
+the weights smooth along the channel axis (2-opt on total variation); a trainable partition
+moves the sample points (structured pruning without fine-tuning); L1 channel pruning is the
+baseline the width benchmark compares against.
 """
 from __future__ import annotations
 
@@ -16,78 +12,15 @@ import math
 import numpy as np
 import torch
 
+from inrcodec.integral import as_weights, node_values
+from inrcodec.sharedinit import Level
 from inrcodec.siren import Params, SirenSpec
-
-
-def cubic_matrix(nodes: int, points: torch.Tensor) -> torch.Tensor:
-    """(len(points), nodes) weights of cubic convolution through `nodes` equally spaced values on [-1, 1]."""
-    u = (points.clamp(-1, 1) + 1) * (nodes - 1) / 2
-    base = torch.floor(u).detach()
-    t = (u - base).unsqueeze(1)
-    offsets = torch.arange(-1, 3, dtype=points.dtype)
-    d = (t - offsets).abs()  # distance to the 4 neighbouring nodes
-    a = -0.5
-    k = torch.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
-                    torch.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, torch.zeros_like(d)))
-    idx = (base.long().unsqueeze(1) + offsets.long()).clamp(0, nodes - 1)
-    return torch.zeros(len(points), nodes, dtype=points.dtype).scatter_add(1, idx, k)
-
-
-def trapezoid(points: torch.Tensor) -> torch.Tensor:
-    """Trapezoid quadrature weights of sorted points (they sum to the span)."""
-    if len(points) == 1:
-        return torch.full_like(points, 2.0)
-    h = torch.zeros_like(points)
-    h[1:-1] = (points[2:] - points[:-2]) / 2
-    h[0] = (points[1] - points[0]) / 2
-    h[-1] = (points[-1] - points[-2]) / 2
-    return h
-
-
-def uniform(n: int) -> torch.Tensor:
-    return torch.linspace(-1, 1, n) if n > 1 else torch.zeros(1)
 
 
 def partition(deltas: torch.Tensor) -> torch.Tensor:
     """Trainable sorted points spanning [-1, 1]: cumulative normalised squares of n-1 free gaps."""
     gaps = deltas ** 2
     return torch.cat([torch.zeros(1), torch.cumsum(gaps, 0) / gaps.sum()]) * 2 - 1
-
-
-def sample(nodes: Params, points: list[torch.Tensor]) -> Params:
-    """The network at the width given by `points` (one tensor per hidden layer) from node values.
-
-    nodes: [W0, b0, W1, b1, ...] shaped as the discrete network with G hidden channels,
-    optionally with a leading batch dimension (one network per tile). W is (in, out).
-    """
-    g = nodes[0].shape[-1]
-    mats = [cubic_matrix(g, p) for p in points]
-    quad = [trapezoid(p) * (g - 1) / 2 for p in points]  # = 1 per interior channel at width G
-    out = []
-    for i in range(0, len(nodes), 2):
-        w, b = nodes[i], nodes[i + 1]
-        layer = i // 2
-        if layer < len(points):  # continuous output axis
-            w = w @ mats[layer].T
-            b = b @ mats[layer].T
-        if layer > 0:  # continuous input axis: interpolate, then integrate
-            w = (mats[layer - 1] @ w) * quad[layer - 1].unsqueeze(-1)
-        out += [w, b]
-    return out
-
-
-def node_values(values: Params, hidden_layers: int, power: int = 1) -> Params:
-    """Nodes that sample back to `values` exactly at full width: divide out the quadrature.
-
-    Power 2 converts per-weight step sizes: a node's gradient and its effect on the weight
-    are each scaled by the quadrature weight.
-    """
-    g = values[0].shape[-1]
-    q = (trapezoid(uniform(g)) * (g - 1) / 2) ** power
-    out = list(values)
-    for layer in range(1, hidden_layers + 1):
-        out[2 * layer] = values[2 * layer] / q.unsqueeze(-1)
-    return out
 
 
 def total_variation(values: Params, order: np.ndarray, layer: int) -> float:
@@ -164,10 +97,17 @@ def select_channels(values: Params, keep: list[torch.Tensor]) -> Params:
     return out
 
 
-def width_points(n: int, depth: int) -> list[torch.Tensor]:
-    return [uniform(n) for _ in range(depth)]
-
-
 def log_uniform_width(rng: np.random.Generator, low: int, high: int) -> int:
     """Random training width, log-uniform so that narrow networks get their share of steps."""
     return int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+
+
+def integral_level(level: Level, spec: SirenSpec) -> Level:
+    """A discrete level as integral nodes: channels 2-opt ordered, quadrature divided out (same function)."""
+    values, (lrs, masks) = smooth(level.values, spec, [level.lrs, level.masks])
+    return Level(node_values(values), masks, node_values(lrs, power=2))
+
+
+def width_view(n: int):
+    """Meta-training view: the width-n network (its own resampled node grid) is what the inner loop adapts."""
+    return lambda level: (level.at_width(n), as_weights)

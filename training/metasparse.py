@@ -22,8 +22,9 @@ import click
 import numpy as np
 import torch
 
-from inrcodec.sharedinit import Level, save_init, weight_density
+from inrcodec.sharedinit import Level, load_init, save_init, weight_density
 from inrcodec.siren import Params, SirenSpec, siren_forward, siren_init
+from training.integral import integral_level, width_view
 
 
 def tile_coords(size: int) -> torch.Tensor:
@@ -38,6 +39,11 @@ def to_targets(batch: np.ndarray) -> torch.Tensor:
 
 
 NetMap = Callable[[Params], Params]
+View = Callable[[Level], tuple[Level, NetMap | None]]  # what is trained -> the network one step adapts
+
+
+def plain(level: Level) -> tuple[Level, NetMap | None]:
+    return level, None
 
 
 def forward(p: Params, coords: torch.Tensor, spec: SirenSpec, net: NetMap | None = None) -> torch.Tensor:
@@ -149,14 +155,15 @@ def siren_level(spec: SirenSpec, inner_lr: float, seed: int) -> Level:
 
 def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConfig, start: Level | None = None,
                pruner: Pruner = global_magnitude_prune, label: str = "",
-               nets: Callable[[np.random.Generator], NetMap] | None = None,
-               val_nets: list[NetMap | None] = (None,)) -> tuple[list[Level], list[dict]]:
+               views: Callable[[np.random.Generator], list[View]] | None = None,
+               val_views: list[View] = (plain,)) -> tuple[list[Level], list[dict]]:
     """Dense MAML (from SIREN's init, or continue from `start`), then `cfg.rounds` prune-and-retrain rounds.
 
     Returns one Level per round (the dense one first), each the best state of its round on
     `val`. `pruner` picks the weights to drop: magnitude (Meta-SparseINR) or random.
-    `nets` draws, each outer step, the map from trained parameters to network weights
-    (an integral network at a random width); selection scores the mean over `val_nets`.
+    `views` draws, each outer step, the networks that are adapted and how their parameters
+    become weights (an integral network at full and at a random width: the loss is their mean);
+    selection scores the mean over `val_views`.
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -176,9 +183,13 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     max_log_lr = math.log(cfg.inner_lr * cfg.max_lr_factor)
     step_sizes = lambda: [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]  # noqa: E731
 
-    def score() -> float:
-        return float(np.mean([psnr_after(values, masks, step_sizes(), val, coords, spec, cfg.inner_steps, net)
-                              for net in val_nets]))
+    def score() -> tuple[float, list[float]]:
+        """Mean val PSNR over the views (what selection maximises), and each view's."""
+        out = []
+        for view in val_views:
+            lv, net = view(Level(values, masks, step_sizes()))
+            out.append(psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec, cfg.inner_steps, net))
+        return float(np.mean(out)), [round(x, 2) for x in out]
 
     levels, history, t0 = [], [], time.time()
     for rnd, (prune, n_steps) in enumerate(plan):
@@ -188,14 +199,17 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                 for v, m in zip(values, masks):
                     v.mul_(m)
         # the round's starting state is a candidate too: a round never ends worse than it began
-        best = (score(), [t.detach().clone() for t in values + log_lrs])
+        best = (*score(), [t.detach().clone() for t in values + log_lrs])
         with click.progressbar(range(1, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
                                file=sys.stderr, hidden=cfg.quiet) as bar:
             for step in bar:
                 batch = to_targets(data[np.sort(rng.choice(len(data), cfg.batch, replace=False))])
-                net = nets(rng) if nets else None
-                p = adapt(values, masks, step_sizes(), batch, coords, spec, cfg.inner_steps, cfg.second_order, net)
-                loss = (forward(p, coords, spec, net) - batch).pow(2).mean()
+                loss = 0.0
+                drawn = views(rng) if views else [plain]
+                for view in drawn:
+                    lv, net = view(Level(values, masks, step_sizes()))
+                    p = adapt(lv.values, lv.masks, lv.lrs, batch, coords, spec, cfg.inner_steps, cfg.second_order, net)
+                    loss = loss + (forward(p, coords, spec, net) - batch).pow(2).mean() / len(drawn)
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(values + log_lrs, cfg.clip)
@@ -205,21 +219,24 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     for v, m in zip(values, masks):
                         v.mul_(m)
                 if step % cfg.val_every == 0 or step == n_steps:
-                    now = score()
+                    now, each = score()
                     if now > best[0]:  # model selection on val: keep the best state of this round
-                        best = (now, [t.detach().clone() for t in values + log_lrs])
+                        best = (now, each, [t.detach().clone() for t in values + log_lrs])
                     log(cfg.quiet, f"  {label}round {rnd} step {step}/{n_steps} train psnr "
-                        f"{-10 * math.log10(loss.item()):.2f} val psnr {now:.2f} (best {best[0]:.2f}) mean step size "
+                        f"{-10 * math.log10(loss.item()):.2f} val psnr {now:.2f}{' ' + str(each) if len(each) > 1 else ''} "
+                        f"(best {best[0]:.2f}) mean step size "
                         f"{float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
                         f"{time.time() - t0:.0f}s")
         with torch.no_grad():
-            for t, b in zip(values + log_lrs, best[1]):
+            for t, b in zip(values + log_lrs, best[2]):
                 t.copy_(b)
         level = Level(values=[v.detach().clone() for v in values], masks=[m.clone() for m in masks],
                       lrs=[s.detach() for s in step_sizes()])
         levels.append(level)
         history.append({"round": rnd, "density": round(level.density, 4), "adapted_params": level.adapted,
                         "val_psnr_after_inner_steps": round(best[0], 2), "seconds": round(time.time() - t0)})
+        if len(val_views) > 1:
+            history[-1]["val_psnr_by_view"] = best[1]
         log(cfg.quiet, json.dumps(history[-1]))
     return levels, history
 
@@ -229,13 +246,24 @@ def train(args) -> None:
     cfg = MetaConfig.of(vars(args))
     data = np.load(args.train, mmap_mode="r")
     val = np.load(args.val)[: args.val_tiles]
+    start, views, val_views = None, None, (plain,)
+    if args.start:  # continue from another init's dense level, as integral nodes
+        start = integral_level(load_init(str(args.start)).levels[0], spec)
+    if args.min_width:  # one node grid for every width: each outer step trains a random one
+        # the sandwich rule (slimmable networks): full width every step, plus a random narrower one
+        views = lambda rng: [width_view(spec.hidden), width_view(int(rng.integers(args.min_width, spec.hidden)))]  # noqa: E731
+        val_widths = sorted({args.min_width, (args.min_width + spec.hidden) // 2, spec.hidden})
+        val_views = [width_view(n) for n in val_widths]
     t0 = time.time()
-    levels, history = meta_train(spec, data, val, cfg)
+    levels, history = meta_train(spec, data, val, cfg, start=start, views=views, val_views=val_views)
     size = data.shape[1]
     meta = {"data": args.data_note, "train_tiles": int(len(data)), "tile_px": int(size),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "history": history, "train_seconds": round(time.time() - t0),
             "machine": args.machine}
+    if args.min_width:
+        meta["widths"] = [args.min_width, spec.hidden]  # the codec may use any width in this range
+        meta["val_widths"] = val_widths  # the widths of each level's val_psnr_by_view
     sha = save_init(args.out, args.name, spec, args.tile, (size - args.tile) // 2, levels, meta)
     log(args.quiet, f"wrote {args.out} sha256 {sha}")
 
@@ -252,6 +280,8 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--w0", type=float, default=30.0)
+    ap.add_argument("--start", type=Path, help="start from this init's dense level, converted to integral nodes")
+    ap.add_argument("--min-width", type=int, help="integral init: train at random widths min..hidden")
     ap.add_argument("--batch", type=int, default=MetaConfig.batch)
     ap.add_argument("--inner-steps", type=int, default=MetaConfig.inner_steps)
     ap.add_argument("--inner-lr", type=float, default=MetaConfig.inner_lr)
