@@ -32,7 +32,7 @@ import inrcodec  # noqa: E402
 from benchmarks.classic import CLASSICS, run_classic  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
 from inrcodec import tilesiren  # noqa: E402
-from inrcodec.codec import pick_device, table_choice  # noqa: E402
+from inrcodec.codec import choose_network, pick_device, table_choice  # noqa: E402
 from inrcodec.images import load_image  # noqa: E402
 from inrcodec.metrics import ms_ssim, psnr  # noqa: E402
 from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init  # noqa: E402
@@ -95,9 +95,9 @@ def main() -> None:
     ap.add_argument("--policies", nargs="*", default=[], choices=["ladder", "width", "both"],
                     help="integral-init rate-control policies from --policy-file, at the default preset")
     ap.add_argument("--policy-file", type=Path, default=POLICY_FILE)
-    ap.add_argument("--compare", nargs="*", default=[], metavar="CSV:VARIANT",
+    ap.add_argument("--compare", nargs="*", default=[], metavar="CSV:VARIANT[:LABEL]",
                     help="also report an inrcodec variant measured by an earlier run (its rows for these images), "
-                         "labelled as such; only for an encoder that is byte-identical since")
+                         "as LABEL (default 'VARIANT (CSV name)'); only for an encoder that is byte-identical since")
     ap.add_argument("--classic", nargs="*", default=list(CLASSICS), choices=list(CLASSICS))
     ap.add_argument("--device", default="auto")
     ap.add_argument("--limit", type=int, help="use the first N images only")
@@ -116,7 +116,7 @@ def main() -> None:
         raise SystemExit("give --data DIR (no ../shared/data/kodak beside the project)")
     if a.quick:
         a.limit, a.rates = a.limit or 4, [0.25, 0.5, 1.0]
-        a.presets = [p for p in a.presets if p != "slow"] or ["fast"]
+        a.presets = [p for p in a.presets if p != "slow"] or ([] if a.policies else ["fast"])
     device = pick_device(a.device)
     files = images_in(a.data, a.limit)
     name = a.name or a.data.name
@@ -155,7 +155,8 @@ def main() -> None:
                 run = runs[preset]
                 for rate in setting:
                     weight = inrcodec.rate_weight(bpp=rate)
-                    width, level = (table_choice(run["table"], rate) if run["table"] else (None, None))
+                    width, level = (table_choice(run["table"], rate) if run["table"] else  # explicit, so that
+                                    choose_network(load_init(run["init"]), rate, None, None))  # equal fits are shared
                     key = (run["preset"], run["init"], weight, width, level)
                     try:
                         if key not in fits:  # targets sharing a weight share a fit, as in `inrcodec encode`
@@ -177,8 +178,8 @@ def main() -> None:
                 record(path, px, codec_name, preset, setting, data, out, enc, dec, "cpu")
     stems = {p.stem for p in files}
     for spec in a.compare:
-        path, variant = spec.rsplit(":", 1)
-        rows += [dict(r, preset=f"{variant} ({Path(path).name})") for r in read_rows(Path(path))
+        path, variant, *label = spec.split(":")
+        rows += [dict(r, preset=label[0] if label else f"{variant} ({Path(path).name})") for r in read_rows(Path(path))
                  if r["codec"] == "inrcodec" and r["preset"] == variant and r["image"] in stems]
     csv_path = a.out / f"{name}.csv"
     with open(csv_path, "w", newline="") as f:

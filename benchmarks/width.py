@@ -11,7 +11,9 @@ named:
 - INN, converted: 2-opt channel order, nodes = the discrete weights, resampled to n;
 - INN, converted + partition: the same with the sample points tuned at width n (nodes frozen);
 - INN, random-width MAML: the converted INN meta-trained at random widths (TorchIntegral's
-  pipeline B), resampled to n, with and without partition tuning.
+  pipeline B), resampled to n, with and without partition tuning;
+- INN, shipped: the codec's integral init (its dense level), whose width-n network adapts its own
+  resampled node grid and which was trained with the sandwich rule (full + one random width).
 Writes benchmarks/results/width.{csv,md,png}; trained networks are kept in --work.
 """
 from __future__ import annotations
@@ -31,14 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.rd import machine  # noqa: E402
 from benchmarks.sparsity import count_params, finish, save  # noqa: E402
-from inrcodec.sharedinit import DEFAULT_INIT, Level, load_init, save_init  # noqa: E402
-from inrcodec.integral import at_points, sample, uniform  # noqa: E402
+from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, Level, load_init, save_init  # noqa: E402
+from inrcodec.integral import as_weights, at_points, sample, uniform  # noqa: E402
 from training.integral import integral_level, l1_channels, log_uniform_width, partition, select_channels  # noqa: E402
 from training.metasparse import MetaConfig, adapt, forward, meta_train, psnr_after, tile_coords, to_targets  # noqa: E402
 from training.patches import init_tiles  # noqa: E402
 
+SHIPPED = "INN, shipped (sandwich, nodes per width)"
 METHODS = ["L1 pruning", "L1 pruning + MAML", "INN, converted", "INN, converted + partition",
-           "INN, random-width MAML", "INN, random-width MAML + partition"]
+           "INN, random-width MAML", "INN, random-width MAML + partition", SHIPPED]
 
 
 def dense(values) -> list[torch.Tensor]:
@@ -86,7 +89,8 @@ def main() -> None:
     a = ap.parse_args()
     say = (lambda line: None) if a.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     t0 = time.time()
-    shipped = load_init(DEFAULT_INIT)
+    shipped = load_init(SPARSE_INIT)
+    integral = load_init(INTEGRAL_INIT)
     spec, base = shipped.spec, shipped.levels[0]
     g = spec.hidden
     ms = shipped.meta["args"]
@@ -128,6 +132,8 @@ def main() -> None:
             tuned = tune_partition(lv, spec, n, train, cfg, a.partition_steps, rng) if n < g else uniform_pts
             scores[name + " + partition"] = psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec,
                                                        cfg.inner_steps, lambda p, t=tuned: sample(p, t))
+        lv = integral.levels[0].at_width(n)
+        scores[SHIPPED] = psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec, cfg.inner_steps, as_weights)
         params = count_params(replace(spec, hidden=n))
         for m in METHODS:
             rows.append({"width": n, "params": params, "method": m, "psnr": round(scores[m], 3)})
@@ -147,12 +153,17 @@ def write(rows: list[dict], a, spec, cfg: MetaConfig, seconds: float) -> None:
     md = ["# Continuous width against channel pruning", "",
           f"`python benchmarks/width.py {' '.join(sys.argv[1:])}` took **{seconds / 60:.0f} min** on "
           f"{machine('cpu')} (no GPU).", "",
-          f"The shipped init's dense level (`{DEFAULT_INIT}`, tile SIREN 2 → {spec.hidden} × {spec.depth} → 3) "
+          f"The shipped init's dense level (`{SPARSE_INIT}`, tile SIREN 2 → {spec.hidden} × {spec.depth} → 3) "
           f"cut to fewer hidden channels. PSNR on the held-out cbsd68 tiles (36×36, float "
           f"pixels) after the init's {cfg.inner_steps} meta-learned test-time steps. Random-width MAML: "
           f"{a.inn_steps} outer steps at widths drawn log-uniformly in [{min(a.widths)}, {spec.hidden}]; "
           f"L1 + MAML: {a.retrain_steps} outer steps per width; partition: {a.partition_steps} Adam steps on "
-          "the sample points per width, on training tiles.", "",
+          "the sample points per width, on training tiles. Those INN columns adapt the one node grid and "
+          "sample it (TorchIntegral's way). The last column is the codec's integral init "
+          f"(`{INTEGRAL_INIT}`, dense level): at width n it adapts its own grid of n nodes (the codec's "
+          "representation 2), trained with the sandwich rule (its card says how).", "",
+          "In the codec itself (quantized, entropy-coded, rate-controlled) the width is chosen per rate: "
+          "see `network-val.json` (val selection) and `kodak.md` (the ladder, width and both policies).", "",
           "| width | params | " + " | ".join(METHODS) + " |", "|---|---|" + "---|" * len(METHODS)]
     for n in widths:
         best = max(get[n, m] for m in METHODS if m != "L1 pruning + MAML")

@@ -15,13 +15,18 @@ import inrcodec
 from inrcodec.codec import symbols_sha256
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
+from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT
 
 HERE = Path(__file__).parent / "conformance"
-CASES = [  # name, (height, width), seed, encoder settings
-    ("small-q60", (48, 64), 11, {"quality": 60, "steps": 10}),
-    ("odd-q80", (37, 70), 12, {"quality": 80, "steps": 20}),
-    ("bpp2", (64, 96), 13, {"bpp": 2.0, "steps": 20}),
+CASES = [  # name, (height, width), seed, encoder settings; representation 2 cases also pin a preview
+    ("small-q60", (48, 64), 11, {"quality": 60, "steps": 10, "init": SPARSE_INIT}),
+    ("odd-q80", (37, 70), 12, {"quality": 80, "steps": 20, "init": SPARSE_INIT}),
+    ("bpp2", (64, 96), 13, {"bpp": 2.0, "steps": 20, "init": SPARSE_INIT}),
+    ("integral-w20-scalable", (56, 72), 14, {"bpp": 1.5, "steps": 10, "network_width": 20, "level": 5,
+                                             "scalable": True}),
+    ("integral-table-q50", (41, 67), 15, {"quality": 50, "steps": 10, "init": INTEGRAL_INIT}),
 ]
+PREVIEW = 0.5  # width fraction of the pinned preview decodes
 
 
 def main() -> None:
@@ -30,14 +35,15 @@ def main() -> None:
     for name, (h, w), seed, settings in CASES:
         src = synthetic_image(h, w, seed)
         data = inrcodec.encode(src, **settings)
-        out = inrcodec.decode(data)
         Image.fromarray(src).save(HERE / f"{name}.source.png")
-        Image.fromarray(out).save(HERE / f"{name}.decoded.png")
         (HERE / f"{name}.inr").write_bytes(data)
-        manifest[name] = {"settings": settings, "bytes": len(data),
-                          "symbols_sha256": symbols_sha256(data),
-                          "decoded_sha256": hashlib.sha256(out.tobytes()).hexdigest(),
-                          "psnr_vs_source": round(psnr(out, src), 4)}
+        manifest[name] = {"settings": settings, "bytes": len(data), "symbols_sha256": symbols_sha256(data)}
+        fractions = {"decoded": 1.0} | ({"preview": PREVIEW} if inrcodec.info(data).representation == 2 else {})
+        for kind, fraction in fractions.items():
+            out = inrcodec.decode(data, width_fraction=fraction)
+            Image.fromarray(out).save(HERE / f"{name}.{kind}.png")
+            manifest[name][kind] = {"width_fraction": fraction, "sha256": hashlib.sha256(out.tobytes()).hexdigest(),
+                                    "psnr_vs_source": round(psnr(out, src), 4)}
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps(manifest, indent=2))
 

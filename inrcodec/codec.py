@@ -22,7 +22,7 @@ from .bitstream import (FORMAT_VERSION, StreamHeader, TileSettings, pack_setting
 from .entropy import CodedTensor, make_coded
 from .errors import BitstreamError, ImageError, UsageError
 from .images import load_image, to_rgb8
-from .sharedinit import DEFAULT_INIT, INTEGRAL_INIT, SharedInit, load_init
+from .sharedinit import DEFAULT_INIT, SharedInit, load_init
 from .tilesiren import TileNetwork, is_integral
 
 PRESETS = {"fast": 10, "default": 40, "slow": 100}  # fitting steps
@@ -133,8 +133,8 @@ def choose_network(init: SharedInit, rate: float, network_width: int | None, lev
         low, high = init.meta.get("widths", (init.spec.hidden, init.spec.hidden))
         if not low <= width <= high:
             raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
-                             f"init {init.name} has a fixed width of {high} channels (use --scalable or the "
-                             f"integral init {INTEGRAL_INIT} for other widths)")
+                             f"init {init.name} has a fixed width of {high} channels (the integral init "
+                             f"{DEFAULT_INIT} has any width)")
     return width, lvl
 
 
@@ -175,7 +175,7 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     few, small deltas (`rate_weight`; `weight` overrides it) and, with an integral init, the
     width and level of the tile networks (`choose_network`; `network_width` and `level` fix
     them). `scalable` fits for fast reduced-width previews (`decode(width_fraction=...)`) at
-    some cost in quality; it needs an integral init, which it then picks by default. The
+    some cost in quality; it needs an integral init (the default). The
     result codes at any rate, best near the target. A bpp target is checked against the
     header-only rate before any fitting; `lr` is Adam's step size after the meta-learned steps.
     """
@@ -190,9 +190,9 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
-    shared = load_init(init or (INTEGRAL_INIT if scalable or network_width is not None else DEFAULT_INIT))
+    shared = load_init(init or DEFAULT_INIT)
     if scalable and not is_integral(shared):
-        raise UsageError(f"--scalable needs an integral init such as {INTEGRAL_INIT}; {shared.name} has a fixed width")
+        raise UsageError(f"--scalable needs an integral init such as {DEFAULT_INIT}; {shared.name} has a fixed width")
     width, lvl = choose_network(shared, nominal_bpp(bpp, quality), network_width, level)
     net = TileNetwork.of(shared, lvl, width)
     preview_min = max(1, round(PREVIEW_FRACTION * width)) if scalable else 0
@@ -378,7 +378,7 @@ def decode(data: bytes, resolution: int | None = None, *, width: int | None = No
     channels = preview_width(p.net.width, width_fraction)
     if channels != p.net.width and not p.net.integral:
         raise UsageError("this stream was coded at a fixed width (representation 1), so it has no preview: "
-                         "encode with --scalable for streams that do")
+                         "re-encode it with inrcodec 0.3 or later")
     _, tensors = decode_tensors(data, parsed=p)
     with torch.no_grad():
         params = tilesiren.dequantized_params(p.net, p.grid, tensors)

@@ -2,27 +2,37 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 from PIL import Image
 
+from inrcodec.codec import choose_network
 from inrcodec.example import synthetic_image
+from inrcodec.sharedinit import DEFAULT_INIT, load_init
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quick_benchmark_on_generated_images(tmp_path):
-    data = tmp_path / "gen"
-    data.mkdir()
-    for i in range(2):
-        Image.fromarray(synthetic_image(176, 208, seed=20 + i)).save(data / f"img{i}.png")
-    out = tmp_path / "results"
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rd.py"), "--data", str(data), "--quick",
-                        "--presets", "fast", "--classic", "jpeg", "webp", "--out", str(out), "--quiet"],
+def generated(folder: Path, n: int, size: tuple[int, int] = (176, 208)) -> Path:
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(synthetic_image(*size, seed=20 + i)).save(folder / f"img{i}.png")
+    return folder
+
+
+def run(script: str, *args: str) -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--quiet"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
+
+
+def test_quick_benchmark_on_generated_images(tmp_path):
+    data = generated(tmp_path / "gen", 2)
+    out = tmp_path / "results"
+    run("rd.py", "--data", str(data), "--quick", "--presets", "fast", "--classic", "jpeg", "webp", "--out", str(out))
     rows = list(csv.DictReader(open(out / "gen.csv")))
     inr = [x for x in rows if x["codec"] == "inrcodec"]
     assert len(inr) == 2 * 3  # 2 images x 3 quick rates
@@ -34,3 +44,39 @@ def test_quick_benchmark_on_generated_images(tmp_path):
     assert "BD-rate" in md and "| fast | 0.5 |" in md
     for png in ("gen.png", "gen-time.png"):
         assert Image.open(out / png).size[0] > 500
+
+
+def test_policy_variants_share_fits_and_compare_with_an_earlier_run(tmp_path):
+    data = generated(tmp_path / "gen", 1, (96, 128))
+    out = tmp_path / "results"
+    run("rd.py", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "fast", "--classic", "jpeg",
+        "--out", str(out), "--name", "first")
+    table = {"ladder": [{"max_bpp": 64, "width": 32, "level": 7}],
+             "width": [{"max_bpp": 0.7, "width": 16, "level": 7}, {"max_bpp": 64, "width": 24, "level": 7}]}
+    (tmp_path / "policy.json").write_text(json.dumps({"policies": table}))
+    run("rd.py", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "--policies", "ladder", "width",
+        "--policy-file", str(tmp_path / "policy.json"), "--classic", "jpeg", "--out", str(out),
+        "--compare", f"{out / 'first.csv'}:fast")
+    rows = [x for x in csv.DictReader(open(out / "gen.csv")) if x["codec"] == "inrcodec"]
+    nets = {(x["preset"], x["setting"]): x["network"] for x in rows}
+    shipped = {rate: "{}/L{}".format(*choose_network(load_init(DEFAULT_INIT), float(rate), None, None))
+               for rate in ("0.5", "1")}  # a preset runs the default init's own rate table
+    assert nets == {("ladder", "0.5"): "32/L7", ("ladder", "1"): "32/L7", ("width", "0.5"): "16/L7",
+                    ("width", "1"): "24/L7", ("fast (first.csv)", "0.5"): shipped["0.5"],
+                    ("fast (first.csv)", "1"): shipped["1"]}
+    md = (out / "gen.md").read_text()
+    assert "BD-rate between inrcodec variants" in md and "| width | 0.5 |" in md
+
+
+def test_preview_benchmark_on_a_generated_image(tmp_path):
+    data = generated(tmp_path / "gen", 1, (96, 128))
+    out = tmp_path / "results"
+    run("preview.py", "--data", str(data), "--limit", "1", "--rates", "0.5", "1.0", "--fractions", "1", "0.5",
+        "--repeats", "1", "--out", str(out))
+    rows = list(csv.DictReader(open(out / "preview.csv")))
+    assert len(rows) == 2 * 2 * 2  # fits x rates x fractions
+    full = {(x["fit"], x["target"]): x for x in rows if x["fraction"] == "1"}
+    half = [x for x in rows if x["fraction"] == "0.5"]
+    assert all(int(x["channels"]) * 2 == int(full[x["fit"], x["target"]]["network"].split("/")[0]) for x in half)
+    assert "What a scalable fit costs" in (out / "preview.md").read_text()
+    assert Image.open(out / "preview.png").size[0] > 500

@@ -11,7 +11,7 @@ import inrcodec
 from benchmarks.sparsity import count_params, fit_curve, narrow_width, per_signal_schedule
 from inrcodec.errors import BitstreamError
 from inrcodec.example import synthetic_image
-from inrcodec.sharedinit import DEFAULT_INIT, load_init, save_init
+from inrcodec.sharedinit import SPARSE_INIT, load_init, save_init
 from inrcodec.siren import SirenSpec, siren_init
 from training.metasparse import MetaConfig, global_magnitude_prune, meta_train, random_prune, siren_level
 
@@ -89,7 +89,7 @@ def test_per_signal_schedules_reach_the_target_density():
 
 
 def test_streams_from_a_research_init_decode_with_it_and_only_with_it(tmp_path):
-    shipped = load_init(DEFAULT_INIT)
+    shipped = load_init(SPARSE_INIT)
     path = tmp_path / "research.npz"
     save_init(path, "research-init", shipped.spec, shipped.tile, shipped.overlap, shipped.levels[-1:], {})
     img = synthetic_image(40, 48, seed=3)
@@ -98,4 +98,4 @@ def test_streams_from_a_research_init_decode_with_it_and_only_with_it(tmp_path):
     with pytest.raises(BitstreamError, match="does not ship"):
         inrcodec.decode(data)
     with pytest.raises(BitstreamError, match="different build"):
-        inrcodec.decode(data, init=DEFAULT_INIT)
+        inrcodec.decode(data, init=SPARSE_INIT)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from inrcodec import entropy, quant
-from inrcodec.sharedinit import DEFAULT_INIT, load_init
+from inrcodec.sharedinit import SPARSE_INIT, load_init
 from inrcodec.tiling import TileGrid
 
 
@@ -70,8 +70,8 @@ def test_tiles_cover_fractional_sizes():
 
 
 def test_shipped_init_is_small_sparse_and_identified():
-    init = load_init(DEFAULT_INIT)
-    assert init.name == DEFAULT_INIT and len(init.checksum) == 8
+    init = load_init(SPARSE_INIT)
+    assert init.name == SPARSE_INIT and len(init.checksum) == 8
     densities = [lv.density for lv in init.levels]
     assert densities[0] == 1.0 and all(a > b for a, b in zip(densities, densities[1:]))
     for a, b in zip(init.levels, init.levels[1:]):  # masks are nested
