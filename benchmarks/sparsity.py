@@ -34,7 +34,7 @@ from inrcodec import codec  # noqa: E402
 from inrcodec.errors import UsageError  # noqa: E402
 from inrcodec.images import load_image  # noqa: E402
 from inrcodec.metrics import psnr  # noqa: E402
-from inrcodec.sharedinit import DEFAULT_INIT, Level, load_init, save_init  # noqa: E402
+from inrcodec.sharedinit import SPARSE_INIT, Level, load_init, save_init  # noqa: E402
 from inrcodec.siren import SirenSpec, siren_forward  # noqa: E402
 from training.metasparse import (MetaConfig, global_magnitude_prune, meta_train, random_prune,  # noqa: E402
                                  siren_level, tile_coords, to_targets)
@@ -167,7 +167,7 @@ def whole_image(a, work: Path, rows: list[dict], say) -> dict:
 
 
 def codec_setting(a, work: Path, rows: list[dict], say) -> dict:
-    shipped = load_init(DEFAULT_INIT)
+    shipped = load_init(SPARSE_INIT)
     lvl = codec.default_level(shipped)
     ms = shipped.meta["args"]
     cfg = MetaConfig.of(ms, quiet=a.quiet, dense_steps=round(ms["dense_steps"] * a.codec_schedule),
@@ -180,7 +180,7 @@ def codec_setting(a, work: Path, rows: list[dict], say) -> dict:
     target = shipped.levels[lvl].adapted
     w = narrow_width(spec, target)
     narrow = replace(spec, hidden=w)
-    paths = {"Meta-SparseINR": (DEFAULT_INIT, lvl), "Random Pruning": (work / "codec-random.npz", lvl),
+    paths = {"Meta-SparseINR": (SPARSE_INIT, lvl), "Random Pruning": (work / "codec-random.npz", lvl),
              "Dense-Narrow": (work / f"codec-narrow{w}.npz", 0), "Scratch": (work / f"codec-scratch{w}.npz", 0)}
 
     def random_pruning() -> tuple[list[Level], list[dict]]:  # from the shipped dense level, random masks
@@ -333,7 +333,7 @@ def report(rows: list[dict], whole: dict, tiles: dict, a, seconds: float, where:
            "codec's own loss (MSE plus an ℓ1 rate term), warm start and quantization; section 2 measures that.", "",
            "![PSNR against steps](sparsity-steps.png)", "", "![PSNR against parameters](sparsity-params.png)", "",
            "## 2. The codec's tile networks", "",
-           f"The shipped init (`{DEFAULT_INIT}`, level {tiles['level']}: {tiles['density']:.1%} of the weights, "
+           f"The shipped init (`{SPARSE_INIT}`, level {tiles['level']}: {tiles['density']:.1%} of the weights, "
            f"{tiles['params']:,} parameters a tile may change) against Random Pruning (the shipped init's dense "
            f"level pruned at random, retrained with its schedule), Dense-Narrow (a dense {tiles['spec'].depth}×"
            f"{tiles['width']} tile SIREN, {tiles['narrow_params']:,} parameters, meta-trained as long as the "
