@@ -2,12 +2,13 @@
 
     data = inrcodec.encode("photo.png", bpp=0.5)      # -> bytes (.inr)
     pixels = inrcodec.decode(data, resolution=1024)   # -> (H, W, 3) uint8
+    preview = inrcodec.decode(data, width_fraction=0.5)  # half the channels: a fast preview
     fit = inrcodec.analyse("photo.png", bpp=0.5)       # fit once for a target, then code near it:
     smaller, larger = fit.compress(bpp=0.4), fit.compress(bpp=0.6)
 """
 from .codec import PRESETS, Analysis, StreamInfo, analyse, decode, encode, info, rate_weight
 from .errors import BitstreamError, ImageError, InrCodecError, UsageError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["encode", "decode", "analyse", "Analysis", "rate_weight", "info", "StreamInfo", "PRESETS", "InrCodecError", "BitstreamError",
            "ImageError", "UsageError", "__version__"]
