@@ -4,8 +4,11 @@
 
 Every image is coded at each target rate twice with the integral init and its shipped rate
 table: a plain fit (the default) and a `--scalable` fit (which also fits random narrower
-widths). Each stream is decoded at every width fraction (the same stream; `--width-fraction`),
-timed (best of --repeats) and scored. Writes benchmarks/results/preview.{csv,md,png}.
+widths). Each stream is decoded at every width fraction (the same stream; `--width-fraction`)
+and scored. Decodes are timed after all encoding, interleaved (every round decodes every
+stream at every fraction; best of --repeats rounds), so that a machine whose speed drifts
+(seen here: 2x between images) slows every fraction alike. Writes
+benchmarks/results/preview.{csv,md,png}.
 """
 from __future__ import annotations
 
@@ -34,13 +37,10 @@ FIELDS = ["image", "fit", "target", "bpp", "network", "fraction", "channels", "p
 FITS = {"plain": False, "scalable": True}
 
 
-def timed_decode(data: bytes, fraction: float, repeats: int) -> tuple[np.ndarray, float]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = inrcodec.decode(data, width_fraction=fraction)
-        best = min(best, time.perf_counter() - t0)
-    return out, best
+def decode_seconds(data: bytes, fraction: float) -> float:
+    t0 = time.perf_counter()
+    inrcodec.decode(data, width_fraction=fraction)
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -57,9 +57,8 @@ def main() -> None:
     a = ap.parse_args()
     device = pick_device(a.device)
     files = images_in(a.data, a.limit)
-    rows, t_start = [], time.time()
+    rows, streams, t_start = [], [], time.time()
     jobs = [(f, fit, rate) for f in files for fit in FITS for rate in a.rates]
-    reference = []  # the fixed-width init (representation 1, 32 channels) decoding the same image
     with click.progressbar(jobs, label=f"preview: {len(files)} images", file=sys.stderr, hidden=a.quiet,
                            item_show_func=lambda j: j and f"{j[0].stem} {j[1]} {j[2]}") as bar:
         for path, fit, rate in bar:
@@ -69,14 +68,18 @@ def main() -> None:
             enc = time.perf_counter() - t0
             i = inrcodec.info(data)
             for fraction in a.fractions:
-                out, dec = timed_decode(data, fraction, a.repeats)
                 rows.append({"image": path.stem, "fit": fit, "target": rate, "bpp": 8 * len(data) / px[..., 0].size,
                              "network": f"{i.network_width}/L{i.level}", "fraction": fraction,
-                             "channels": preview_width(i.network_width, fraction), "psnr": psnr(out, px),
-                             "decode_s": dec, "encode_s": enc})
-            if fit == "plain" and rate == a.rates[len(a.rates) // 2]:
-                ref = inrcodec.encode(px, quality=50, init=SPARSE_INIT, steps=0)  # decode time only
-                reference.append(timed_decode(ref, 1.0, a.repeats)[1])
+                             "channels": preview_width(i.network_width, fraction),
+                             "psnr": psnr(inrcodec.decode(data, width_fraction=fraction), px),
+                             "decode_s": float("inf"), "encode_s": enc})
+                streams.append((data, fraction, rows[-1]))
+            if fit == "plain" and rate == a.rates[0]:  # the fixed-width init (0.2's default), for scale
+                streams.append((inrcodec.encode(px, quality=50, init=SPARSE_INIT, steps=0), 1.0, {"decode_s": float("inf")}))
+    for _ in range(a.repeats):  # interleaved timing: every stream and fraction in every round
+        for data, fraction, row in streams:
+            row["decode_s"] = min(row["decode_s"], decode_seconds(data, fraction))
+    reference = [row["decode_s"] for _, _, row in streams if "fit" not in row]
     a.out.mkdir(parents=True, exist_ok=True)
     with open(a.out / f"{a.name}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
@@ -96,8 +99,8 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
           f"`python benchmarks/preview.py {' '.join(sys.argv[1:])}` took **{seconds / 60:.0f} min** on {machine_}; "
           f"{n_images} Kodak images, integral init `{INTEGRAL_INIT}` with its shipped rate table, default preset.", "",
           "Each stream is decoded at every fraction of its coded width (`inrcodec decode --width-fraction F`; "
-          "`--preview` is 0.5). Decode time: best of "
-          f"{a.repeats}, whole decode at native size (parse, entropy decoding, rendering). For scale, a stream of "
+          "`--preview` is 0.5). Decode time: whole decode at native size (parse, entropy decoding, rendering), "
+          f"best of {a.repeats} interleaved rounds; speed-up: against the same stream's full-width decode. For scale, a stream of "
           f"the fixed-width init `{SPARSE_INIT}` (representation 1, 32 channels, the default of inrcodec 0.2) "
           f"decodes these images in {reference_s:.3f} s (median).", "",
           "| fit | target bpp | mean bpp | network (width/level) | " + " | ".join(
@@ -108,18 +111,25 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
             nets = sorted({r["network"] for r in by[fit, rate, 1.0]})
             md.append(f"| {fit} | {rate:g} | {mean((fit, rate, 1.0), 'bpp'):.3f} | {', '.join(nets)} | " + " | ".join(
                 f"{mean((fit, rate, f), 'psnr'):.2f} / {median((fit, rate, f), 'decode_s'):.3f}" for f in a.fractions) + " |")
-    md += ["", "## What a scalable fit costs", "",
-           "BD-rate of the scalable fit against the plain one, at each decode width (negative: the scalable "
-           "stream needs fewer bits for the same PSNR at that width). PCHIP over the mean curves.", "",
-           "| decode width | " + " | ".join(f"{f:g}×" for f in a.fractions) + " |", "|---|" + "---|" * len(a.fractions)]
-    cells = []
-    for f in a.fractions:
-        curve = {fit: ([mean((fit, r, f), "bpp") for r in a.rates], [mean((fit, r, f), "psnr") for r in a.rates])
-                 for fit in FITS}
-        bd = bd_rate(*curve["plain"], *curve["scalable"])
-        cells.append("—" if np.isnan(bd) else f"{bd:+.1f} %")
-    md += ["| BD-rate, scalable vs plain | " + " | ".join(cells) + " |", "",
-           "A dash: the two curves share no PSNR range.", "", "![PSNR against decode time](preview.png)"]
+    speedup = {f: float(np.median([r["decode_s"] / full["decode_s"] for r in rows if r["fraction"] == f
+                                   for full in rows if full["fraction"] == 1.0 and full["image"] == r["image"]
+                                   and full["fit"] == r["fit"] and full["target"] == r["target"]]))
+               for f in a.fractions}
+    md += ["", "| decode width | " + " | ".join(f"{f:g}×" for f in a.fractions) + " |", "|---|" + "---|" * len(a.fractions),
+           "| median speed-up over the same stream's full-width decode | " + " | ".join(
+               f"{1 / speedup[f]:.2f}×" for f in a.fractions) + " |"]
+    md += ["", "## What a scalable fit costs, and what it buys", "",
+           "PSNR of the scalable stream minus the plain one at the same target rate (dB), at each decode width:", "",
+           "| target bpp | " + " | ".join(f"{f:g}× width" for f in a.fractions) + " |", "|---|" + "---|" * len(a.fractions)]
+    md += [f"| {rate:g} | " + " | ".join(f"{mean(('scalable', rate, f), 'psnr') - mean(('plain', rate, f), 'psnr'):+.2f}"
+                                         for f in a.fractions) + " |" for rate in a.rates]
+    full = {fit: ([mean((fit, r, 1.0), "bpp") for r in a.rates], [mean((fit, r, 1.0), "psnr") for r in a.rates])
+            for fit in FITS}
+    bd = bd_rate(*full["plain"], *full["scalable"])
+    md += ["", "Rate cost at full width (BD-rate of the scalable fit against the plain one, PCHIP over the mean "
+           "curves, positive: more bits for the same PSNR): " + ("no common PSNR range" if np.isnan(bd) else f"{bd:+.0f} %")
+           + ". Reduced-width curves are too flat and too far apart for a BD-rate to mean much.", "",
+           "![PSNR against decode time](preview.png)"]
     (a.out / f"{a.name}.md").write_text("\n".join(md) + "\n")
     import matplotlib
     matplotlib.use("Agg")
@@ -131,7 +141,7 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
             q = [mean((fit, rate, f), "psnr") for f in a.fractions]
             axes[0].plot(t, q, style, color=plt.cm.viridis(i / max(1, len(a.rates) - 1)), label=f"{fit}, {rate:g} bpp")
     axes[0].axvline(reference_s, color="grey", lw=1, ls=":", label=f"{SPARSE_INIT} (0.2 default), full decode")
-    axes[0].set_xlabel("decode time per image (s, best of repeats)")
+    axes[0].set_xlabel("decode time per image (s, best of interleaved rounds)")
     axes[0].set_ylabel("mean RGB PSNR (dB)")
     axes[0].set_title("Each point: one width fraction (rightmost = full width)", fontsize=9)
     for fit, style in (("plain", "o-"), ("scalable", "s--")):
