@@ -142,6 +142,10 @@ def test_malformed_representation_2_headers_are_refused(narrow):
             inrcodec.decode(_resealed(bytes(bad)))
     with pytest.raises(inrcodec.BitstreamError, match="malformed"):
         inrcodec.decode(_resealed(narrow[:at - 1] + bytes([4]) + narrow[at:at + 4] + narrow[at + 6:]))
+    huge = bytearray(narrow)
+    huge[6:10] = struct.pack(">HH", 65535, 65535)  # a native size no encoder makes: refused before any allocation
+    with pytest.raises(inrcodec.BitstreamError, match="claims"):
+        inrcodec.decode(_resealed(bytes(huge)))
 
 
 def test_cli_preview_and_scalable_encode(tmp_path, picture, fixed):
