@@ -111,9 +111,9 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
             nets = sorted({r["network"] for r in by[fit, rate, 1.0]})
             md.append(f"| {fit} | {rate:g} | {mean((fit, rate, 1.0), 'bpp'):.3f} | {', '.join(nets)} | " + " | ".join(
                 f"{mean((fit, rate, f), 'psnr'):.2f} / {median((fit, rate, f), 'decode_s'):.3f}" for f in a.fractions) + " |")
-    speedup = {f: float(np.median([r["decode_s"] / full["decode_s"] for r in rows if r["fraction"] == f
-                                   for full in rows if full["fraction"] == 1.0 and full["image"] == r["image"]
-                                   and full["fit"] == r["fit"] and full["target"] == r["target"]]))
+    stream = lambda r: (r["image"], r["fit"], r["target"])  # noqa: E731
+    full_s = {stream(r): r["decode_s"] for r in rows if r["fraction"] == 1.0}
+    speedup = {f: float(np.median([r["decode_s"] / full_s[stream(r)] for r in rows if r["fraction"] == f]))
                for f in a.fractions}
     md += ["", "| decode width | " + " | ".join(f"{f:g}×" for f in a.fractions) + " |", "|---|" + "---|" * len(a.fractions),
            "| median speed-up over the same stream's full-width decode | " + " | ".join(

@@ -170,9 +170,8 @@ def main() -> None:
                         continue
                     t1 = time.perf_counter()
                     out = inrcodec.decode(data)
-                    i = inrcodec.info(data)
                     record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0,
-                           time.perf_counter() - t1, device, f"{i.network_width}/L{i.level}")
+                           time.perf_counter() - t1, device, f"{width}/L{level}")
             else:
                 data, out, enc, dec = run_classic(codec_name, px, setting)
                 record(path, px, codec_name, preset, setting, data, out, enc, dec, "cpu")

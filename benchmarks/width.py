@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.rd import machine  # noqa: E402
 from benchmarks.sparsity import count_params, finish, save  # noqa: E402
 from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, Level, load_init, save_init  # noqa: E402
-from inrcodec.integral import as_weights, at_points, sample, uniform  # noqa: E402
+from inrcodec.integral import as_weights, at_points, sample  # noqa: E402
 from training.integral import integral_level, l1_channels, log_uniform_width, partition, select_channels  # noqa: E402
 from training.metasparse import MetaConfig, adapt, forward, meta_train, psnr_after, tile_coords, to_targets  # noqa: E402
 from training.patches import init_tiles  # noqa: E402
@@ -126,7 +126,7 @@ def main() -> None:
                   "L1 pruning + MAML": psnr_after(retrained.values, retrained.masks, retrained.lrs, val, coords,
                                                   spec, cfg.inner_steps)}
         for name, lv in (("INN, converted", converted), ("INN, random-width MAML", trained)):
-            uniform_pts = [uniform(n)] * spec.depth
+            uniform_pts = at_points(n, spec.depth)
             scores[name] = psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec, cfg.inner_steps,
                                       lambda p: sample(p, uniform_pts))
             tuned = tune_partition(lv, spec, n, train, cfg, a.partition_steps, rng) if n < g else uniform_pts

@@ -17,9 +17,9 @@ from .entropy import CodedTensor, decode_tensors, encode_tensors
 from .errors import BitstreamError
 
 MAGIC = b"\x89INR"
-FORMAT_VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
 FIRST_VERSION = {1: 1, 2: 2}  # representation -> the version that introduced it (and that its streams carry)
+SUPPORTED_VERSIONS = tuple(sorted(set(FIRST_VERSION.values())))
+FORMAT_VERSION = max(SUPPORTED_VERSIONS)  # the newest version this inrcodec writes
 _FIXED = struct.Struct(">4sBBHHB")  # magic, version, representation, height, width, init-name length
 _TENSOR = struct.Struct(">HBH")  # step index, scale index, radius
 _CRC = struct.Struct(">I")

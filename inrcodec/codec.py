@@ -23,7 +23,7 @@ from .entropy import CodedTensor, make_coded
 from .errors import BitstreamError, ImageError, UsageError
 from .images import load_image, to_rgb8
 from .sharedinit import DEFAULT_INIT, SharedInit, load_init
-from .tilesiren import TileNetwork, is_integral
+from .tilesiren import TileNetwork
 
 PRESETS = {"fast": 10, "default": 40, "slow": 100}  # fitting steps
 PRESET_CODES = {"custom": 0, "fast": 1, "default": 2, "slow": 3}
@@ -130,7 +130,7 @@ def choose_network(init: SharedInit, rate: float, network_width: int | None, lev
     if not 0 <= lvl < len(init.levels):
         raise UsageError(f"level must be 0..{len(init.levels) - 1}")
     if width != init.spec.hidden:
-        low, high = init.meta.get("widths", (init.spec.hidden, init.spec.hidden))
+        low, high = init.widths
         if not low <= width <= high:
             raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
                              f"init {init.name} has a fixed width of {high} channels (the integral init "
@@ -191,7 +191,7 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
     shared = load_init(init or DEFAULT_INIT)
-    if scalable and not is_integral(shared):
+    if scalable and not shared.integral:
         raise UsageError(f"--scalable needs an integral init such as {DEFAULT_INIT}; {shared.name} has a fixed width")
     width, lvl = choose_network(shared, nominal_bpp(bpp, quality), network_width, level)
     net = TileNetwork.of(shared, lvl, width)
@@ -294,7 +294,7 @@ def parse(data: bytes, init: str | None = None) -> ParsedStream:
     if settings.level >= len(shared.levels):
         raise BitstreamError(f"stream uses level {settings.level}, init has {len(shared.levels)}")
     integral = header.representation == tilesiren.INTEGRAL
-    if integral != is_integral(shared):
+    if integral != shared.integral:
         raise BitstreamError(f"representation {header.representation} does not match init {shared.name}")
     if integral and settings.width > shared.spec.hidden:
         raise BitstreamError(f"stream uses {settings.width} channels, init {shared.name} has {shared.spec.hidden}")

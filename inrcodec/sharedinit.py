@@ -66,6 +66,10 @@ class Level:
         return Level([v * m for v, m in zip(resample_nodes(self.values, n), masks)], masks,
                      take_nearest(self.lrs, n))
 
+    def to(self, device: str) -> Level:
+        return Level([v.to(device) for v in self.values], [m.to(device) for m in self.masks],
+                     [r.to(device) for r in self.lrs])
+
 
 @dataclass(frozen=True)
 class SharedInit:
@@ -76,6 +80,18 @@ class SharedInit:
     levels: list[Level]
     sha256: str
     meta: dict
+
+    @property
+    def integral(self) -> bool:
+        """An integral init's values are nodes of a continuous channel axis (representation 2);
+        its card records the widths it was meta-trained for."""
+        return "widths" in self.meta
+
+    @property
+    def widths(self) -> tuple[int, int]:
+        """The range of tile-network widths the codec may use with this init."""
+        low, high = self.meta.get("widths", (self.spec.hidden, self.spec.hidden))
+        return int(low), int(high)
 
     @property
     def checksum(self) -> bytes:

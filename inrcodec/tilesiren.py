@@ -41,12 +41,11 @@ class TileNetwork:
     def of(cls, init: SharedInit, level_index: int, width: int | None = None) -> TileNetwork:
         """Level `level_index` of `init`; an integral init's at `width` channels (default: all of them)."""
         level = init.levels[level_index]
-        integral = is_integral(init)
         if width is not None and width != level.width:
-            if not integral:
+            if not init.integral:
                 raise ValueError(f"init {init.name} has no continuous width")
             level = level.at_width(width)
-        return cls(init.spec, level, integral, int(init.meta.get("args", {}).get("inner_steps", 0)))
+        return cls(init.spec, level, init.integral, int(init.meta.get("args", {}).get("inner_steps", 0)))
 
     @property
     def representation(self) -> int:
@@ -61,14 +60,7 @@ class TileNetwork:
         return as_weights(params, width) if self.integral else params
 
     def to(self, device: str) -> TileNetwork:
-        lv = self.level
-        return TileNetwork(self.spec, Level([v.to(device) for v in lv.values], [m.to(device) for m in lv.masks],
-                                            [r.to(device) for r in lv.lrs]), self.integral, self.meta_steps)
-
-
-def is_integral(init: SharedInit) -> bool:
-    """An integral init records the range of widths it was meta-trained for."""
-    return "widths" in init.meta
+        return TileNetwork(self.spec, self.level.to(device), self.integral, self.meta_steps)
 
 
 @dataclass

@@ -11,7 +11,7 @@ def card(path: Path, reproduce: str) -> str:
     init = load_init(str(path))
     m, a = init.meta, init.meta["args"]
     s = init.spec
-    integral = "widths" in m
+    integral = init.integral
     lines = [
         f"# Init card: `{init.name}`", "",
         f"- **File**: `{path.name}`, {path.stat().st_size:,} bytes, sha256 `{init.sha256}`",
@@ -28,7 +28,7 @@ def card(path: Path, reproduce: str) -> str:
         f"magnitude pruning of {a['prune_fraction']:.0%} of the surviving weights (biases never pruned), "
         f"each followed by {a['round_steps']} MAML steps. Each round keeps its best state on validation.",
         *([f"- **Continuous width** (Integral Neural Networks): values are nodes of each hidden layer's channel "
-           f"axis; any width in {m['widths'][0]}..{m['widths'][1]} is a resampling (representation 2). Converted from "
+           f"axis; any width in {init.widths[0]}..{init.widths[1]} is a resampling (representation 2). Converted from "
            f"`{Path(a['start']).stem}`'s dense level (2-opt channel order); every outer step trains the full width "
            f"and one random narrower width (the sandwich rule), each adapting its own resampled node grid."]
           if integral else []),

@@ -23,7 +23,6 @@ from inrcodec import codec
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
 from inrcodec.sharedinit import load_init, save_init
-from inrcodec.tilesiren import is_integral
 from training.patches import image_files
 
 POLICIES = ("ladder", "width", "both")
@@ -70,7 +69,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="store the choice in the init")
     a = ap.parse_args()
     init = load_init(str(a.init))
-    integral = is_integral(init)
+    integral = init.integral
     files = image_files([a.val])[:: max(1, len(image_files([a.val])) // a.images)][: a.images]
     images = [load_image(f) for f in files]
     levels = a.levels or list(range(len(init.levels)))
@@ -84,7 +83,7 @@ def main() -> None:
         lr_results[width, level, lr] = scores
         print(f"width {width or init.spec.hidden} level {level} (density {init.levels[level].density:.3f}) "
               f"lr {lr:g}: mean PSNR " + " ".join(f"{r}bpp {p:.2f}" for r, p in zip(a.rates, scores))
-              + f" | mean bpp " + " ".join(f"{b:.3f}" for b in pts[:, :, 0].mean(0))
+              + " | mean bpp " + " ".join(f"{b:.3f}" for b in pts[:, :, 0].mean(0))
               + f" | mean {scores.mean():.2f} ({time.time() - t0:.0f}s)", flush=True)
     for (width, level, lr), scores in lr_results.items():  # best lr per (width, level)
         key = (width or init.spec.hidden, level)
