@@ -162,13 +162,18 @@ def _run(todo: list[Task], kind: Kind, jobs: int, executor: Any, scheduler: str 
         except ImportError:
             raise UsageError("a Dask scheduler needs the distributed extra: pip install 'inrcodec[distributed]'") \
                 from None
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except OSError as e:
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        with client:
             yield from _submit(client.get_executor(pure=False), todo)
     elif executor is not None:
         yield from _submit(executor.get_executor(pure=False) if hasattr(executor, "get_executor") else executor, todo)
     elif jobs > 1:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        with cf.ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+        workers = min(jobs, len(todo))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                     initializer=limit_threads, initargs=(threads, kind)) as pool:
             yield from _submit(pool, todo)
     else:

@@ -95,3 +95,11 @@ def test_dask_cluster_gives_the_local_bytes(inputs, tmp_path):
         assert run_batch("encode", inputs, tmp_path / "address", options=OPTIONS,
                          scheduler=cluster.scheduler_address).ok
     assert outputs(tmp_path / "client") == outputs(tmp_path / "address") == outputs(tmp_path / "local")
+
+
+def test_unreachable_scheduler_is_a_usage_error(inputs, tmp_path):
+    pytest.importorskip("distributed")
+    import dask
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(inrcodec.UsageError, match="cannot reach the Dask scheduler"):
+            run_batch("encode", inputs, tmp_path / "out", options=OPTIONS, scheduler="tcp://127.0.0.1:9")
