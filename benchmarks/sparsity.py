@@ -34,7 +34,7 @@ from inrcodec import codec  # noqa: E402
 from inrcodec.errors import UsageError  # noqa: E402
 from inrcodec.images import load_image  # noqa: E402
 from inrcodec.metrics import psnr  # noqa: E402
-from inrcodec.sharedinit import SPARSE_INIT, Level, load_init, save_init  # noqa: E402
+from inrcodec.sharedinit import SPARSE_INIT, Level, load_init, load_init_file, save_init  # noqa: E402
 from inrcodec.siren import SirenSpec, siren_forward  # noqa: E402
 from training.metasparse import (MetaConfig, global_magnitude_prune, meta_train, random_prune,  # noqa: E402
                                  siren_level, tile_coords, to_targets)
@@ -70,7 +70,7 @@ def cached(path: Path, spec: SirenSpec, tile: int, overlap: int, train) -> list[
         levels, history = train()
         save_init(path, path.stem, spec, tile, overlap, levels,
                   {"history": history, "train_seconds": round(time.time() - t0)})
-    init = load_init(str(path))
+    init = load_init_file(path)
     TRAINING[path.name] = (init.meta["train_seconds"], reused)
     return init.levels
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.rd import machine  # noqa: E402
 from benchmarks.sparsity import count_params, finish, save  # noqa: E402
-from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, Level, load_init, save_init  # noqa: E402
+from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, Level, load_init, load_init_file, save_init  # noqa: E402
 from inrcodec.integral import as_weights, at_points, sample  # noqa: E402
 from training.integral import integral_level, l1_channels, log_uniform_width, partition, select_channels  # noqa: E402
 from training.metasparse import MetaConfig, adapt, forward, meta_train, psnr_after, tile_coords, to_targets  # noqa: E402
@@ -107,7 +107,7 @@ def main() -> None:
             views=lambda r: [nodes_at(log_uniform_width(r, min(a.widths), g), spec.depth)],
             val_views=[nodes_at(n, spec.depth) for n in a.widths])
         save_init(path, path.stem, spec, shipped.tile, shipped.overlap, levels, {"history": history})
-    trained = load_init(str(path)).levels[0]
+    trained = load_init_file(path).levels[0]
 
     rows = []
     for n in a.widths:
@@ -121,7 +121,7 @@ def main() -> None:
                                          label=f"L1 {n} ")
             save_init(sub_path, sub_path.stem, replace(spec, hidden=n), shipped.tile, shipped.overlap, levels,
                       {"history": history})
-        retrained = load_init(str(sub_path)).levels[0]
+        retrained = load_init_file(sub_path).levels[0]
         scores = {"L1 pruning": psnr_after(sub.values, sub.masks, sub.lrs, val, coords, spec, cfg.inner_steps),
                   "L1 pruning + MAML": psnr_after(retrained.values, retrained.masks, retrained.lrs, val, coords,
                                                   spec, cfg.inner_steps)}

@@ -100,7 +100,10 @@ class _Reader:
 
 
 def read_header(data: bytes) -> tuple[StreamHeader, list[tuple[int, int, int]], int]:
-    """Parse and validate everything but the payload: (header, per-tensor integers, payload offset)."""
+    """Parse and validate everything but the payload: (header, per-tensor integers, payload offset).
+
+    The payload's word count must fill the stream exactly, up to the CRC.
+    """
     if len(data) < 4 or data[:4] != MAGIC:
         raise BitstreamError("not an .inr file (bad magic bytes)")
     if len(data) < _FIXED.size + _CRC.size:
@@ -123,20 +126,21 @@ def read_header(data: bytes) -> tuple[StreamHeader, list[tuple[int, int, int]], 
     checksum = r.take(8)
     settings = r.take(r.take(1)[0])
     records = [r.unpack(_TENSOR) for _ in range(r.take(1)[0])]
+    payload = r.pos
+    (n_words,) = struct.unpack(">I", r.take(4))
+    r.take(4 * n_words)
+    if r.pos != len(r.data):
+        raise BitstreamError("trailing bytes after the .inr payload")
     if h == 0 or w == 0:
         raise BitstreamError("malformed .inr header (zero image size)")
-    return StreamHeader(rep, h, w, name, checksum, settings), records, r.pos
+    if any(radius == 0 and scale != 0 for _, scale, radius in records):  # the encoder writes 0 there
+        raise BitstreamError("malformed .inr header (a scale index for an all-zero tensor)")
+    return StreamHeader(rep, h, w, name, checksum, settings), records, payload
 
 
 def read_payload(data: bytes, records: list[tuple[int, int, int]], offset: int, counts: list[int]) -> list[CodedTensor]:
     """Decode the payload found by read_header, given how many symbols each tensor holds (from the init)."""
-    if len(counts) != len(records):
-        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(counts)}")
-    r = _Reader(data[:-4])
-    r.pos = offset
-    (n_words,) = struct.unpack(">I", r.take(4))
-    words = np.frombuffer(r.take(4 * n_words), dtype="<u4").astype(np.uint32)
-    if r.pos != len(r.data):
-        raise BitstreamError("trailing bytes after the .inr payload")
-    layout = [(c, s, j, rad) for c, (s, j, rad) in zip(counts, records)]
+    (n_words,) = struct.unpack_from(">I", data, offset)
+    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=offset + 4).astype(np.uint32)
+    layout = [(c, s, j, rad) for c, (s, j, rad) in zip(counts, records, strict=True)]
     return decode_tensors(words, layout)

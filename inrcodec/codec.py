@@ -22,7 +22,7 @@ from .bitstream import (FORMAT_VERSION, StreamHeader, TileSettings, pack_setting
 from .entropy import CodedTensor, make_coded
 from .errors import BitstreamError, ImageError, UsageError
 from .images import load_image, to_rgb8
-from .sharedinit import DEFAULT_INIT, SharedInit, load_init
+from .sharedinit import DEFAULT_INIT, SharedInit, load_init, open_init
 from .tilesiren import TileNetwork
 
 PRESETS = {"fast": 10, "default": 40, "slow": 100}  # fitting steps
@@ -190,7 +190,7 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
-    shared = load_init(init or DEFAULT_INIT)
+    shared = open_init(init or DEFAULT_INIT)
     if scalable and not shared.integral:
         raise UsageError(f"--scalable needs an integral init such as {DEFAULT_INIT}; {shared.name} has a fixed width")
     width, lvl = choose_network(shared, nominal_bpp(bpp, quality), network_width, level)
@@ -280,11 +280,22 @@ class ParsedStream:
 
 def parse(data: bytes, init: str | None = None) -> ParsedStream:
     """Parse and validate the header against the init it names (shipped), or against `init`
-    (an .npz path, for streams made with a research init)."""
+    (an .npz path, for streams made with a research init).
+
+    Every field must be one the encoder can write (FORMAT.md, "What a decoder must check"):
+    a hostile stream with a valid CRC may otherwise name files, sizes or widths that crash,
+    exhaust or silently blacken the decoder.
+    """
     header, records, offset = read_header(data)
     settings = unpack_settings(header.representation, header.settings)
-    try:
-        shared = load_init(header.init_name if init is None else init)
+    h, w = header.height, header.width
+    if h * w > MAX_ENCODE_PIXELS:  # before any allocation: the encoder never makes more
+        raise BitstreamError(f"stream claims a {w}x{h} image, larger than inrcodec makes "
+                             f"(limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels)")
+    if settings.preset not in PRESET_CODES.values():
+        raise BitstreamError(f"unknown preset code {settings.preset} in .inr header")
+    try:  # a name in a stream only ever selects a shipped init; paths come from the caller alone
+        shared = load_init(header.init_name) if init is None else open_init(init)
     except (FileNotFoundError, ValueError):
         raise BitstreamError(f"stream was made with init {header.init_name!r}, which this inrcodec "
                              "does not ship") from None
@@ -296,11 +307,16 @@ def parse(data: bytes, init: str | None = None) -> ParsedStream:
     integral = header.representation == tilesiren.INTEGRAL
     if integral != shared.integral:
         raise BitstreamError(f"representation {header.representation} does not match init {shared.name}")
-    if integral and settings.width > shared.spec.hidden:
-        raise BitstreamError(f"stream uses {settings.width} channels, init {shared.name} has {shared.spec.hidden}")
-    if header.height * header.width > MAX_OUTPUT_PIXELS:
-        raise BitstreamError(f"stream claims a {header.width}x{header.height} image, larger than inrcodec makes")
+    if integral:
+        low, high = shared.widths
+        if settings.width != shared.spec.hidden and not low <= settings.width <= high:
+            raise BitstreamError(f"stream uses {settings.width} channels, init {shared.name} serves {low}..{high}")
+        if settings.preview_min > settings.width:
+            raise BitstreamError(f"stream was fitted for previews of {settings.preview_min} channels, "
+                                 f"more than its {settings.width}")
     net = TileNetwork.of(shared, settings.level, settings.width if integral else None)
+    if len(records) != len(net.level.masks):
+        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(net.level.masks)}")
     return ParsedStream(header, settings, shared, net, records, offset)
 
 
@@ -383,7 +399,9 @@ def decode(data: bytes, resolution: int | None = None, *, width: int | None = No
     with torch.no_grad():
         params = tilesiren.dequantized_params(p.net, p.grid, tensors)
         out = tilesiren.render(p.net, params, p.grid, oh, ow, width=channels)
-    return (out.clamp(0, 1) * 255).round().to(torch.uint8).reshape(oh, ow, 3).numpy()
+    if not bool(out.isfinite().all()):  # never a silent black image: NaN would clamp to 0
+        raise BitstreamError("stream decodes to non-finite values")
+    return out.clamp_(0, 1).mul_(255).round_().to(torch.uint8).reshape(oh, ow, 3).numpy()
 
 
 __all__ = ["encode", "decode", "analyse", "Analysis", "rate_weight", "info", "StreamInfo", "PRESETS", "FORMAT_VERSION"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import constriction
 import numpy as np
 
+from .errors import BitstreamError
 from .quant import pow2_sixteenths
 
 SCALE_BIAS = 160  # scale index j means a Laplace scale of 2 ** ((j - 160) / 16): 2**-10 .. 2**6
@@ -77,13 +78,27 @@ def encode_tensors(tensors: list[CodedTensor]) -> np.ndarray:
 
 
 def decode_tensors(words: np.ndarray, layout: list[tuple[int, int, int, int]]) -> list[CodedTensor]:
-    """Inverse of encode_tensors; layout gives (count, step_index, scale_index, radius) per tensor."""
-    dec = constriction.stream.queue.RangeDecoder(np.ascontiguousarray(words, dtype=np.uint32))
+    """Inverse of encode_tensors; layout gives (count, step_index, scale_index, radius) per tensor.
+
+    A range decoder yields symbols from any words, so the stream must also be exactly what
+    the encoder writes: each coded tensor reaches its radius, and re-encoding the symbols
+    gives back every payload word (no trailing, missing or altered words).
+    """
+    words = np.ascontiguousarray(words, dtype=np.uint32)
+    dec = constriction.stream.queue.RangeDecoder(words)
     out = []
     for count, step_index, scale_index, radius in layout:
         if radius:
-            sym = dec.decode(_model(radius), np.zeros(count), np.full(count, laplace_scale(scale_index)))
+            try:
+                sym = dec.decode(_model(radius), np.zeros(count), np.full(count, laplace_scale(scale_index)))
+            except Exception as e:  # constriction: AssertionError on data invalid for the model
+                raise BitstreamError("corrupted .inr payload (the entropy decoder failed)") from e
+            sym = np.asarray(sym, np.int32)
+            if np.abs(sym).max(initial=0) != radius:
+                raise BitstreamError("corrupted .inr payload (a tensor does not reach its radius)")
         else:
             sym = np.zeros(count, np.int32)
-        out.append(CodedTensor(np.asarray(sym, np.int32), step_index, scale_index, radius))
+        out.append(CodedTensor(sym, step_index, scale_index, radius))
+    if not np.array_equal(encode_tensors(out), words):
+        raise BitstreamError("corrupted .inr payload (its words are not exactly those of the decoded symbols)")
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -132,16 +133,31 @@ def _parse(data: bytes) -> SharedInit:
                       levels=levels, sha256=hashlib.sha256(data).hexdigest(), meta=header["meta"])
 
 
+INIT_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # what a shipped init may be called: never a path
+
+
 @lru_cache(maxsize=4)
 def load_init(name: str = DEFAULT_INIT) -> SharedInit:
-    """Load a shipped init by name (from inrcodec/weights), or from an explicit .npz path."""
-    path = Path(name)
-    if path.suffix == ".npz" and path.exists():
-        return _parse(path.read_bytes())
-    res = resources.files("inrcodec") / "weights" / f"{name}.npz"
-    if not res.is_file():
+    """Load a shipped init by name (from inrcodec/weights).
+
+    Only names: a stream names its init, so a name must never reach the file system as a path
+    (see load_init_file for research inits). Invalid and unknown names fail alike.
+    """
+    res = resources.files("inrcodec") / "weights" / f"{name}.npz"  # looked at only when the name is valid
+    if not INIT_NAME.fullmatch(name) or not res.is_file():
         raise FileNotFoundError(f"no shipped init named {name!r}")
     init = _parse(res.read_bytes())
     if init.name != name:
         raise ValueError(f"init file {name}.npz declares the name {init.name!r}")
     return init
+
+
+@lru_cache(maxsize=4)
+def load_init_file(path: str | Path) -> SharedInit:
+    """Load an init from an explicit .npz path: research inits (training, benchmarks, `init=` arguments)."""
+    return _parse(Path(path).read_bytes())
+
+
+def open_init(name_or_path: str | Path) -> SharedInit:
+    """An init the user chose: a path ending in .npz, else a shipped name."""
+    return load_init_file(name_or_path) if str(name_or_path).endswith(".npz") else load_init(str(name_or_path))

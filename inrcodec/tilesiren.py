@@ -11,6 +11,7 @@ the container integers (bitstream.py) and never sees bytes.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,7 +23,7 @@ from .integral import as_weights
 from .quant import STEP_BIAS, dequantize, quantize
 from .sharedinit import Level, SharedInit
 from .siren import Params, SirenSpec, siren_forward
-from .tiling import TileGrid
+from .tiling import Sampling, TileGrid
 
 DISCRETE, INTEGRAL = 1, 2  # representation ids: the init's values are weights, or integral nodes
 POINTS_PER_CHUNK = 1 << 19  # bounds decoder memory at any output size (~64 MB per activation)
@@ -87,22 +88,31 @@ def tile_params(level: Level, deltas: list[torch.Tensor]) -> Params:
 
 
 def render(net: TileNetwork, params: Params, grid: TileGrid, out_h: int, out_w: int,
-           sampling=None, width: int | None = None) -> torch.Tensor:
+           sampling: Sampling | None = None, width: int | None = None) -> torch.Tensor:
     """Blend every tile's network on an out_h x out_w grid; returns (out_h * out_w, 3) in [0,1]-ish.
 
+    `sampling` (the encoder's, precomputed once for every fitting step) is evaluated in runs of
+    whole tiles; without it the grid's chunks keep memory bounded at any output size. Either
+    way the output accumulates in place, so time stays linear in the pixels.
     `width` evaluates integral tiles at fewer channels than were coded (a preview).
     """
-    coords, weights, index = sampling if sampling is not None else grid.sampling(out_h, out_w)
     device = params[0].device
     params = net.weights(params, width)
     out = torch.zeros(out_h * out_w, 3, device=device)
-    per_tile = coords.shape[1]
-    step = max(1, POINTS_PER_CHUNK // max(per_tile, 1))
-    for s in range(0, grid.count, step):
-        sl = slice(s, s + step)
-        f = siren_forward([p[sl] for p in params], coords[sl].to(device), net.spec)
-        out = out.index_add(0, index[sl].reshape(-1).to(device), (f * weights[sl, :, None].to(device)).reshape(-1, 3))
+    for tiles, (coords, weights, index) in (grid.chunks(out_h, out_w, POINTS_PER_CHUNK) if sampling is None
+                                            else _tile_runs(sampling)):
+        f = siren_forward([p[tiles] for p in params], coords.to(device), net.spec)
+        out.index_add_(0, index.reshape(-1).to(device), (f * weights[..., None].to(device)).reshape(-1, 3))
     return out
+
+
+def _tile_runs(sampling: Sampling) -> Iterator[tuple[slice, Sampling]]:
+    """A precomputed sampling in runs of whole tiles of at most POINTS_PER_CHUNK points (at least one tile)."""
+    coords, weights, index = sampling
+    step = max(1, POINTS_PER_CHUNK // max(coords.shape[1], 1))
+    for s in range(0, coords.shape[0], step):
+        sl = slice(s, s + step)
+        yield sl, (coords[sl], weights[sl], index[sl])
 
 
 def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: float,

@@ -9,10 +9,13 @@ partition of unity, so neighbouring tiles cross-fade and no seam is drawn.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+Sampling = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # coords (T, P, 2), weights (T, P), indices (T, P)
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -50,7 +53,7 @@ class TileGrid:
         members = []
         for k in range(n_tiles):
             lo, hi = k * side - self.overlap, (k + 1) * side + self.overlap
-            idx = np.nonzero((centres >= lo) & (centres < hi))[0]
+            idx = np.arange(*np.searchsorted(centres, [lo, hi]))  # centres in [lo, hi): they are sorted
             y = centres[idx]
             w = np.ones_like(y)
             if ramp > 0:
@@ -79,27 +82,44 @@ class TileGrid:
         ys, xs = self.edges()
         return band(self.height, ys)[:, None] | band(self.width, xs)[None, :]
 
-    def sampling(self, out_h: int, out_w: int):
+    def sampling(self, out_h: int, out_w: int) -> Sampling:
         """Coordinates (T, P, 2), blend weights (T, P) and flat output indices (T, P) for a grid.
 
         P is padded to the largest tile; padded entries have weight 0.
         """
-        ys = self._axis(self.height, self.rows, out_h)
+        return _pack(self._axis(self.height, self.rows, out_h), self._axis(self.width, self.cols, out_w), out_w)
+
+    def chunks(self, out_h: int, out_w: int, max_points: int) -> Iterator[tuple[slice, Sampling]]:
+        """`sampling` piece by piece: (tiles, their sampling) for a band of output rows of one tile row.
+
+        A band holds at most max_points (at least one output row), so decoding at any size
+        needs bounded memory and time linear in the pixels; tiles a band does not reach are skipped.
+        """
         xs = self._axis(self.width, self.cols, out_w)
-        py = max(len(a[0]) for a in ys)
-        px = max(len(a[0]) for a in xs)
-        coords = np.zeros((self.count, py, px, 2), np.float32)
-        weights = np.zeros((self.count, py, px), np.float32)
-        index = np.zeros((self.count, py, px), np.int64)
-        for r, (iy, ly, wy) in enumerate(ys):
-            for c, (ix, lx, wx) in enumerate(xs):
-                t = r * self.cols + c
-                ny, nx = len(iy), len(ix)
-                coords[t, :ny, :nx, 0] = ly[:, None]
-                coords[t, :ny, :nx, 1] = lx[None, :]
-                weights[t, :ny, :nx] = wy[:, None] * wx[None, :]
-                index[t, :ny, :nx] = iy[:, None] * out_w + ix[None, :]
-        n = self.count
-        return (torch.from_numpy(coords.reshape(n, -1, 2)),
-                torch.from_numpy(weights.reshape(n, -1)),
-                torch.from_numpy(index.reshape(n, -1)))
+        row = self.cols * max(len(ix) for ix, _, _ in xs)  # points per output row, as padded
+        band = max(1, max_points // row)
+        for r, (iy, ly, wy) in enumerate(self._axis(self.height, self.rows, out_h)):
+            for a in range(0, len(iy), band):
+                yield (slice(r * self.cols, (r + 1) * self.cols),
+                       _pack([(iy[a:a + band], ly[a:a + band], wy[a:a + band])], xs, out_w))
+
+
+def _pack(ys: list, xs: list, out_w: int) -> Sampling:
+    """The tiles of every (row, column) pair of per-axis members, raster order, padded to the largest."""
+    py = max(len(a[0]) for a in ys)
+    px = max(len(a[0]) for a in xs)
+    n = len(ys) * len(xs)
+    coords = np.zeros((n, py, px, 2), np.float32)
+    weights = np.zeros((n, py, px), np.float32)
+    index = np.zeros((n, py, px), np.int64)
+    for r, (iy, ly, wy) in enumerate(ys):
+        for c, (ix, lx, wx) in enumerate(xs):
+            t = r * len(xs) + c
+            ny, nx = len(iy), len(ix)
+            coords[t, :ny, :nx, 0] = ly[:, None]
+            coords[t, :ny, :nx, 1] = lx[None, :]
+            weights[t, :ny, :nx] = wy[:, None] * wx[None, :]
+            index[t, :ny, :nx] = iy[:, None] * out_w + ix[None, :]
+    return (torch.from_numpy(coords.reshape(n, -1, 2)),
+            torch.from_numpy(weights.reshape(n, -1)),
+            torch.from_numpy(index.reshape(n, -1)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inrcodec.sharedinit import load_init
+from inrcodec.sharedinit import load_init_file
 
 
 def card(path: Path, reproduce: str) -> str:
-    init = load_init(str(path))
+    init = load_init_file(path)
     m, a = init.meta, init.meta["args"]
     s = init.spec
     integral = init.integral

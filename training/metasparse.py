@@ -22,7 +22,7 @@ import click
 import numpy as np
 import torch
 
-from inrcodec.sharedinit import Level, load_init, save_init, weight_density
+from inrcodec.sharedinit import Level, load_init_file, save_init, weight_density
 from inrcodec.siren import Params, SirenSpec, siren_forward, siren_init
 from training.integral import integral_level, width_view
 
@@ -248,7 +248,7 @@ def train(args) -> None:
     val = np.load(args.val)[: args.val_tiles]
     start, views, val_views = None, None, (plain,)
     if args.start:  # continue from another init's dense level, as integral nodes
-        start = integral_level(load_init(str(args.start)).levels[0], spec)
+        start = integral_level(load_init_file(args.start).levels[0], spec)
     if args.min_width:  # one node grid for every width: each outer step trains a random one
         # the sandwich rule (slimmable networks): full width every step, plus a random narrower one
         views = lambda rng: [width_view(spec.hidden), width_view(int(rng.integers(args.min_width, spec.hidden)))]  # noqa: E731

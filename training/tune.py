@@ -22,7 +22,7 @@ import numpy as np
 from inrcodec import codec
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
-from inrcodec.sharedinit import load_init, save_init
+from inrcodec.sharedinit import load_init_file, save_init
 from training.patches import image_files
 
 POLICIES = ("ladder", "width", "both")
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--policy-file", type=Path, help="integral init: write the three policies and all scores here")
     ap.add_argument("--write", action="store_true", help="store the choice in the init")
     a = ap.parse_args()
-    init = load_init(str(a.init))
+    init = load_init_file(a.init)
     integral = init.integral
     files = image_files([a.val])[:: max(1, len(image_files([a.val])) // a.images)][: a.images]
     images = [load_image(f) for f in files]
