@@ -1,19 +1,25 @@
 """`inrcodec` command line: encode, decode, info. A thin layer over inrcodec.codec."""
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from . import codec
-from .errors import InrCodecError, UsageError
+from .errors import ImageWarning, InrCodecError, UsageError
+from .images import check_output, encode_image_file, image_format, load_image, write_output
 
 REPRESENTATIONS = {1: "overlapping tiles of sparse SIRENs, fixed width",
                    2: "overlapping tiles of sparse integral SIRENs, coded on width nodes"}
-from .images import atomic_write, encode_image_file, load_image
+# how torch words an allocation failure (CPU, CUDA, MPS); other RuntimeErrors are bugs
+OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate memory|not enough memory", re.IGNORECASE)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -24,12 +30,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_paths(src: Path, dst: Path) -> None:
-    if _same_file(src, dst) or src.resolve() == dst.resolve():
+    """Refuse an output that is the input or cannot be written, before any fitting or decoding."""
+    real = Path(os.path.realpath(dst))  # unlike Path.resolve, no exception for a symlink loop
+    if _same_file(src, dst) or os.path.realpath(src) == real:
         raise UsageError(f"output {dst} is the input file: refusing to overwrite it")
-    if dst.is_dir():
-        raise UsageError(f"output {dst} is a directory")
-    if not dst.resolve().parent.is_dir():
+    if not real.parent.is_dir():
         raise UsageError(f"output folder {dst.parent} does not exist")
+    check_output(dst)
 
 
 def _read_stream(path: Path) -> bytes:
@@ -37,7 +44,10 @@ def _read_stream(path: Path) -> bytes:
         raise UsageError(f"no such file: {path}")
     if path.is_dir():
         raise UsageError(f"{path} is a directory, not an .inr file")
-    return path.read_bytes()
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 class _LazyBar:
@@ -60,17 +70,30 @@ class _LazyBar:
             self.bar.__exit__(*exc)
 
 
+def _show_warning(fallback: Callable[..., None], message, category, *where, **kw) -> None:
+    """ImageWarnings as one line, like the errors; any other warning as `fallback` shows it."""
+    if issubclass(category, ImageWarning):
+        click.echo(f"inrcodec: warning: {message}", err=True)
+    else:
+        fallback(message, category, *where, **kw)
+
+
 class _Command(click.Command):
-    """Turn inrcodec's input errors (and Ctrl-C) into one line and a non-zero exit."""
+    """Turn inrcodec's input errors, allocation failures (and Ctrl-C) into one line and a
+    non-zero exit; its warnings into one line each."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
+                return super().invoke(ctx)
         except InrCodecError as e:
             click.echo(f"inrcodec: error: {e}", err=True)
             ctx.exit(1)
-        except MemoryError:
-            click.echo("inrcodec: error: out of memory (try a smaller output size)", err=True)
+        except (MemoryError, RuntimeError) as e:  # torch reports a failed allocation as a RuntimeError
+            if isinstance(e, RuntimeError) and not OUT_OF_MEMORY.search(str(e)):
+                raise
+            click.echo("inrcodec: error: out of memory (try a smaller image or output size)", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("inrcodec: interrupted", err=True)
@@ -109,12 +132,12 @@ def main() -> None:
 def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, scalable, network_width, level, quiet) -> None:
     """Compress image SRC (PNG, JPEG, ...) into the .inr file DST."""
     _check_paths(src, dst)
-    pixels = load_image(src)
+    pixels = load_image(src, codec.MAX_ENCODE_PIXELS)
     t0 = time.perf_counter()
     with _LazyBar(codec.PRESETS[preset] if steps is None else steps, "fitting", quiet) as bar:
         data = codec.encode(pixels, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device,
                             scalable=scalable, network_width=network_width, level=level, progress=bar.update)
-    atomic_write(dst, data)
+    write_output(dst, data)
     if not quiet:
         h, w, _ = pixels.shape
         click.echo(f"{dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp, {w}x{h}, "
@@ -133,17 +156,18 @@ def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, scalable, 
 @click.option("--preview", is_flag=True, help=f"Fast preview: --width-fraction {codec.PREVIEW_DEFAULT}.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
 def decode(src: Path, dst: Path, resolution, width, height, scale, width_fraction, preview, quiet) -> None:
-    """Reconstruct the .inr file SRC into image DST (format from its extension, PNG by default),
+    """Reconstruct the .inr file SRC into image DST (format from its extension, PNG without one),
     at the native size unless a size option is given. --preview and --width-fraction need a
     stream coded on integral nodes (`inrcodec info` says whether it is)."""
     _check_paths(src, dst)
+    image_format(dst)
     if preview and width_fraction is not None:
         raise UsageError("give either --preview or --width-fraction, not both")
     data = _read_stream(src)
     t0 = time.perf_counter()
     fraction = codec.PREVIEW_DEFAULT if preview else 1.0 if width_fraction is None else width_fraction
     pixels = codec.decode(data, resolution, width=width, height=height, scale=scale, width_fraction=fraction)
-    atomic_write(dst, encode_image_file(pixels, dst))
+    write_output(dst, encode_image_file(pixels, dst))
     if not quiet:
         seconds = time.perf_counter() - t0
         coded = codec.info(data).network_width

@@ -97,7 +97,7 @@ def _as_pixels(image) -> np.ndarray:
         return np.ascontiguousarray(a)
     if isinstance(image, Image.Image):
         return to_rgb8(image)
-    return load_image(image)
+    return load_image(image, MAX_ENCODE_PIXELS)  # refused from its header, before decoding
 
 
 def pick_device(device: str) -> str:

@@ -15,3 +15,8 @@ class BitstreamError(InrCodecError):
 
 class UsageError(InrCodecError):
     """Settings that cannot be honoured (absurd size, unreachable rate, output == input...)."""
+
+
+class ImageWarning(UserWarning):
+    """The image was used, but not all of it (later frames, an ICC profile that could not be
+    applied): the CLI prints it as one line."""

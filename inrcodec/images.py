@@ -1,17 +1,25 @@
-"""Reading images into 8-bit RGB (or refusing them with a reason) and writing files atomically."""
+"""Reading images into 8-bit sRGB pixels (or refusing them with a reason) and writing outputs
+without ever leaving a partial file or replacing a special one."""
 from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ImageError, ImageWarning, UsageError
 
-Image.MAX_IMAGE_PIXELS = 1 << 28  # Pillow's decompression-bomb guard, raised to 268 MP
+try:
+    from PIL import ImageCms
+except ImportError:  # Pillow built without LittleCMS: ICC profiles are then ignored, with a warning
+    ImageCms = None
+
+MAX_SIDE = 65535  # the stream stores each side in 16 bits
 
 
 def to_rgb8(img: Image.Image) -> np.ndarray:
@@ -38,40 +46,148 @@ def to_rgb8(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """8-bit sRGB pixels of an image file as a viewer shows it: EXIF orientation applied, an ICC
+    profile converted to sRGB, the first frame of an animation (with an ImageWarning).
+
+    With `max_pixels`, an image above it (or above 65535 on a side) is refused from its header,
+    before its pixels are decoded. Pillow's own decompression-bomb guard stays as it is and
+    refuses, as an ImageError, what it would only warn about."""
     p = Path(path)
     if not p.exists():
         raise ImageError(f"no such file: {p}")
     if p.is_dir():
         raise ImageError(f"{p} is a directory, not an image")
     try:
-        with Image.open(p) as img:
-            img.load()
-            return to_rgb8(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                w, h = img.size
+                if max_pixels is not None and (w * h > max_pixels or max(w, h) > MAX_SIDE):
+                    raise ImageError(f"{p} is {w}x{h} pixels, too large to encode (limit {max_pixels / 1e6:g} "
+                                     f"megapixels, {MAX_SIDE} per side)")
+                frames = getattr(img, "n_frames", 1)
+                img.load()
+                icc = img.info.get("icc_profile")
+                img = ImageOps.exif_transpose(img)
     except UnidentifiedImageError:
         raise ImageError(f"{p} is not an image Pillow can read") from None
-    except Image.DecompressionBombError as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(f"{p}: {e}") from None
-    except OSError as e:
+    except (OSError, SyntaxError) as e:  # Pillow reports a corrupted file as either
         raise ImageError(f"cannot read {p}: {e}") from None
+    if frames > 1:
+        warnings.warn(ImageWarning(f"{p} has {frames} frames: only the first is encoded"), stacklevel=2)
+    return to_rgb8(_to_srgb(img, icc, p) if icc else img)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: never a partial output."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
+def _to_srgb(img: Image.Image, icc: bytes, name: Path) -> Image.Image:
+    """The image converted from its embedded ICC profile to sRGB, which the codec's pixels mean
+    (alpha is kept aside: LittleCMS would not carry it); the image unchanged, with an
+    ImageWarning, when the profile cannot be applied."""
+    if img.mode in ("P", "PA"):  # the palette's colours are in the profile's space too
+        img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+    colour_mode = {"RGBA": "RGB", "LA": "L"}.get(img.mode)
+    reason = "Pillow was built without LittleCMS"
+    if ImageCms is not None:
+        try:
+            out = ImageCms.profileToProfile(img.convert(colour_mode) if colour_mode else img,
+                                            ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                            ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if colour_mode:
+                out.putalpha(img.getchannel("A"))
+            return out
+        except (ImageCms.PyCMSError, OSError, ValueError) as e:  # a broken profile, or one for another mode
+            reason = str(e)
+    warnings.warn(ImageWarning(f"{name}: its ICC colour profile was ignored ({reason}); colours may be off"),
+                  stacklevel=3)
+    return img
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """The Pillow format an output name asks for, PNG when it has no extension. An extension
+    Pillow does not know, or cannot write 8-bit RGB as, is refused (try it on one pixel)."""
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return "PNG"
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise UsageError(f"unknown image extension {suffix} of {path}: use .png, .jpg, .webp, .tif, ...")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        Image.new("RGB", (1, 1)).save(io.BytesIO(), format=fmt)
+    except (KeyError, ValueError, OSError):  # no save handler, or none for RGB
+        raise UsageError(f"Pillow cannot write RGB images as {fmt} ({suffix} of {path})") from None
+    return fmt
 
 
 def encode_image_file(pixels: np.ndarray, path: str | os.PathLike) -> bytes:
-    """Encode pixels in the format the output name asks for (PNG when in doubt)."""
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    """Encode pixels in the format the output name asks for (see image_format)."""
     buf = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(buf, format=fmt)
+    Image.fromarray(pixels, "RGB").save(buf, format=image_format(path))
     return buf.getvalue()
+
+
+def _target(path: Path) -> tuple[Path, os.stat_result | None]:
+    """The file a write to `path` lands in (a symlink's target: the link is kept) and its status
+    (None: it does not exist yet). Outputs that are neither regular files, named pipes nor
+    character devices are refused: writing an image onto them is never what was meant."""
+    try:
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
+        st = target.stat()
+    except FileNotFoundError:
+        return target, None
+    except OSError as e:  # a name too long, a symlink loop
+        raise UsageError(f"cannot use output {path}: {e.strerror or e}") from None
+    if stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return target, st
+    kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode) \
+        else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file"
+    raise UsageError(f"output {path} is {kind}: refusing to write to it")
+
+
+def _temp_file(target: Path) -> tuple[int, Path]:
+    """A new file beside `target` with a short name (the output's may be close to the 255-byte
+    limit), created 0o666 so that the umask decides its mode, as for any other new file."""
+    tmp = target.with_name(f".{target.name[:32]}.{secrets.token_hex(6)}.tmp")
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+
+
+def check_output(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output that write_output could not write."""
+    p = Path(path)
+    target, st = _target(p)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if not os.access(target, os.W_OK):
+            raise UsageError(f"cannot write {p}: permission denied")
+        return
+    try:  # create the temporary file: os.access says yes to root in read-only places such as /proc
+        fd, tmp = _temp_file(target)
+        os.close(fd)
+        tmp.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write {p}: {e.strerror or e}") from None
+
+
+def write_output(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path`. A regular file is written via a temporary file renamed over it
+    (never a partial output; an existing file keeps its mode); a named pipe or character device
+    (/dev/null, /dev/stdout) is written directly, never replaced; a symlink's target is written."""
+    p = Path(path)
+    target, st = _target(p)
+    try:
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            with open(target, "wb") as f:
+                f.write(data)
+            return
+        fd, tmp = _temp_file(target)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if st is not None:
+                    os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise UsageError(f"cannot write {p}: {e.strerror or e}") from None
