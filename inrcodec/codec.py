@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import tilesiren
+from . import alloc, tilesiren
 from .bitstream import (FORMAT_VERSION, StreamHeader, TileSettings, pack_settings, read_header, read_payload,
                         unpack_settings, write_stream)
 from .entropy import CodedTensor, make_coded
@@ -179,6 +179,7 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     result codes at any rate, best near the target. A bpp target is checked against the
     header-only rate before any fitting; `lr` is Adam's step size after the meta-learned steps.
     """
+    alloc.tune_allocator()  # the fit allocates tens of MB per step: keep them on the heap
     _check_target(bpp, quality)
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
@@ -388,6 +389,7 @@ def decode(data: bytes, resolution: int | None = None, *, width: int | None = No
     a faster, softer preview, for streams coded on integral nodes (representation 2).
     `init` is for streams encoded with a non-shipped init (`analyse(init=path)`): its .npz path.
     """
+    alloc.tune_allocator()
     data = bytes(data)
     p = parse(data, init)
     oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation

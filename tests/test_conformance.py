@@ -1,4 +1,5 @@
-"""Every committed conformance stream still decodes to what it decoded to when it was made."""
+"""Every committed conformance stream still decodes to what it decoded to when it was made, and its source
+still encodes to it."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 import inrcodec
+from inrcodec.alloc import tune_allocator
 from inrcodec.codec import symbols_sha256
 from inrcodec.metrics import psnr
 
@@ -35,6 +37,14 @@ def test_conformance_stream(name):
         assert psnr(out, source) == pytest.approx(entry[kind]["psnr_vs_source"], abs=0.05)
         if hashlib.sha256(out.tobytes()).hexdigest() != entry[kind]["sha256"]:
             warnings.warn(f"{name} ({kind}): pixels within one level of, but not bit-identical to, the reference")
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_conformance_source_encodes_to_the_same_bytes(name):
+    """The same source and settings give the same stream, with the allocator tuned (where it applies) or not."""
+    tune_allocator()
+    source = np.asarray(Image.open(HERE / f"{name}.source.png"))
+    assert inrcodec.encode(source, **MANIFEST[name]["settings"]) == (HERE / f"{name}.inr").read_bytes()
 
 
 def test_conformance_set_covers_both_representations_and_a_preview():
