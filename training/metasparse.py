@@ -22,6 +22,7 @@ import click
 import numpy as np
 import torch
 
+from inrcodec.alloc import tune_allocator
 from inrcodec.sharedinit import Level, load_init_file, save_init, weight_density
 from inrcodec.siren import Params, SirenSpec, siren_forward, siren_init
 from training.integral import integral_level, width_view
@@ -165,6 +166,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     become weights (an integral network at full and at a random width: the loss is their mean);
     selection scores the mean over `val_views`.
     """
+    tune_allocator()  # every outer step allocates and frees tens of MB of activations
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -234,7 +236,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                       lrs=[s.detach() for s in step_sizes()])
         levels.append(level)
         history.append({"round": rnd, "density": round(level.density, 4), "adapted_params": level.adapted,
-                        "val_psnr_after_inner_steps": round(best[0], 2), "seconds": round(time.time() - t0)})
+                        "val_psnr_after_inner_steps": round(best[0], 2), "seconds": round(time.time() - t0, 1)})
         if len(val_views) > 1:
             history[-1]["val_psnr_by_view"] = best[1]
         log(cfg.quiet, json.dumps(history[-1]))
