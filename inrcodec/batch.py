@@ -21,12 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
 
-from PIL import Image
-
 import inrcodec
 
 from .errors import InrCodecError, UsageError
-from .images import atomic_write, encode_image_file
+from .images import encode_image_file, image_format, write_output
 
 Kind = Literal["encode", "decode"]
 Status = Literal["done", "skipped", "failed"]
@@ -78,10 +76,10 @@ def plan(kind: Kind, inputs: Iterable[str | os.PathLike], out_dir: str | os.Path
     ext = ext if ext.startswith(".") else f".{ext}"
     if kind == "encode" and ext != ".inr":
         raise UsageError(f"encoded files are .inr, not {ext}")
-    if kind == "decode" and Image.registered_extensions().get(ext) not in Image.SAVE:
-        raise UsageError(f"cannot write {ext} images: choose an extension Pillow saves, such as .png")
     out = Path(out_dir).resolve()
     tasks = [Task(kind, Path(p).resolve(), out / f"{Path(p).stem}{ext}", dict(options or {})) for p in inputs]
+    if kind == "decode" and tasks:
+        image_format(tasks[0].target)  # a format Pillow can write
     sources: dict[Path, list[Path]] = defaultdict(list)
     for t in tasks:
         sources[t.target].append(t.source)
@@ -102,7 +100,7 @@ def run_task(task: Task) -> Outcome:
             data = inrcodec.encode(task.source, **task.options)
         else:
             data = encode_image_file(inrcodec.decode(task.source.read_bytes(), **task.options), task.target)
-        atomic_write(task.target, data)
+        write_output(task.target, data)
     except (InrCodecError, OSError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         return Outcome(task.source, task.target, "failed", reason)
