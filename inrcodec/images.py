@@ -128,18 +128,21 @@ def encode_image_file(pixels: np.ndarray, path: str | os.PathLike) -> bytes:
 
 
 def _target(path: Path) -> tuple[Path, os.stat_result | None]:
-    """The file a write to `path` lands in (a symlink's target: the link is kept) and its status
-    (None: it does not exist yet). Outputs that are neither regular files, named pipes nor
-    character devices are refused: writing an image onto them is never what was meant."""
+    """The file a write to `path` lands in and its status (None: it does not exist yet).
+    A named pipe or character device is opened by `path` itself, so that the kernel follows
+    /proc's links (/dev/stdout as a pipe has no real path); a regular file or new name behind
+    a symlink is the link's target, so that the link is kept. Other kinds are refused:
+    writing an image onto a socket, block device or directory is never what was meant."""
     try:
-        target = Path(os.path.realpath(path)) if path.is_symlink() else path
-        st = target.stat()
+        st = path.stat()
     except FileNotFoundError:
-        return target, None
+        st = None
     except OSError as e:  # a name too long, a symlink loop
         raise UsageError(f"cannot use output {path}: {e.strerror or e}") from None
-    if stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
-        return target, st
+    if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+        return path, st
+    if st is None or stat.S_ISREG(st.st_mode):
+        return (Path(os.path.realpath(path)) if path.is_symlink() else path), st
     kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode) \
         else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file"
     raise UsageError(f"output {path} is {kind}: refusing to write to it")

@@ -61,6 +61,21 @@ def test_named_pipe_output_is_written_through(run, inr, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.png", "in.inr", "pipe"])
 
 
+def test_pipe_named_by_a_proc_link_is_written_through(run, inr):
+    """/dev/stdout piped to another program is /proc/self/fd/1: a link to no real path."""
+    read_end, write_end = os.pipe()
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(os.fdopen(read_end, "rb").read()), daemon=True)
+    reader.start()
+    try:
+        r = run("decode", inr, f"/proc/self/fd/{write_end}", "--quiet")
+    finally:
+        os.close(write_end)
+    reader.join(60)
+    assert r.exit_code == 0, r.output
+    assert got and got[0].startswith(PNG_MAGIC)
+
+
 @pytest.mark.parametrize("existing", [True, False])
 def test_symlink_output_writes_its_target_and_keeps_the_link(run, inr, tmp_path, existing):
     (tmp_path / "sub").mkdir()
