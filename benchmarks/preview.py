@@ -1,6 +1,6 @@
 """Compute-scalable decoding: decode time against PSNR at reduced widths, and what a scalable fit costs.
 
-    python benchmarks/preview.py --data ../shared/data/kodak --limit 6
+    python -m benchmarks.preview --data ../shared/data/kodak --limit 6
 
 Every image is coded at each target rate twice with the integral init and its shipped rate
 table: a plain fit (the default) and a `--scalable` fit (which also fits random narrower
@@ -22,16 +22,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import inrcodec  # noqa: E402
-from benchmarks.bdrate import bd_rate  # noqa: E402
-from benchmarks.rd import images_in, machine  # noqa: E402
-from inrcodec.codec import pick_device, preview_width  # noqa: E402
-from inrcodec.images import load_image  # noqa: E402
-from inrcodec.metrics import psnr  # noqa: E402
-from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT  # noqa: E402
+import inrcodec
+from benchmarks.bdrate import bd_rate
+from benchmarks.common import RESULTS, SHARED_DATA, cell, images_in, machine, pyplot, save
+from inrcodec.codec import pick_device, preview_width
+from inrcodec.images import load_image
+from inrcodec.metrics import psnr
+from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT
 
 FIELDS = ["image", "fit", "target", "bpp", "network", "fraction", "channels", "psnr", "decode_s", "encode_s"]
 FITS = {"plain": False, "scalable": True}
@@ -44,14 +41,15 @@ def decode_seconds(data: bytes, fraction: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "kodak")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.preview", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=SHARED_DATA / "kodak")
     ap.add_argument("--limit", type=int, default=6, help="first N images")
     ap.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0])
     ap.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.375, 0.25])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--name", default="preview")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
@@ -84,7 +82,7 @@ def main() -> None:
     with open(a.out / f"{a.name}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
         w.writeheader()
-        w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+        w.writerows({k: cell(v) for k, v in r.items()} for r in rows)
     report(rows, a, machine(device), time.time() - t_start, float(np.median(reference)))
 
 
@@ -92,11 +90,15 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
     by: dict = defaultdict(list)
     for r in rows:
         by[r["fit"], r["target"], r["fraction"]].append(r)
-    mean = lambda key, field: float(np.mean([r[field] for r in by[key]]))  # noqa: E731
-    median = lambda key, field: float(np.median([r[field] for r in by[key]]))  # noqa: E731
+
+    def mean(key: tuple, field: str) -> float:
+        return float(np.mean([r[field] for r in by[key]]))
+
+    def median(key: tuple, field: str) -> float:
+        return float(np.median([r[field] for r in by[key]]))
     n_images = len({r["image"] for r in rows})
     md = ["# Compute-scalable decoding: previews at reduced width", "",
-          f"`python benchmarks/preview.py {' '.join(sys.argv[1:])}` took **{seconds / 60:.0f} min** on {machine_}; "
+          f"`python -m benchmarks.preview {' '.join(sys.argv[1:])}` took **{seconds / 60:.0f} min** on {machine_}; "
           f"{n_images} Kodak images, integral init `{INTEGRAL_INIT}` with its shipped rate table, default preset.", "",
           "Each stream is decoded at every fraction of its coded width (`inrcodec decode --width-fraction F`; "
           "`--preview` is 0.5). Decode time: whole decode at native size (parse, entropy decoding, rendering), "
@@ -111,7 +113,9 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
             nets = sorted({r["network"] for r in by[fit, rate, 1.0]})
             md.append(f"| {fit} | {rate:g} | {mean((fit, rate, 1.0), 'bpp'):.3f} | {', '.join(nets)} | " + " | ".join(
                 f"{mean((fit, rate, f), 'psnr'):.2f} / {median((fit, rate, f), 'decode_s'):.3f}" for f in a.fractions) + " |")
-    stream = lambda r: (r["image"], r["fit"], r["target"])  # noqa: E731
+
+    def stream(r: dict) -> tuple:
+        return r["image"], r["fit"], r["target"]
     full_s = {stream(r): r["decode_s"] for r in rows if r["fraction"] == 1.0}
     speedup = {f: float(np.median([r["decode_s"] / full_s[stream(r)] for r in rows if r["fraction"] == f]))
                for f in a.fractions}
@@ -131,9 +135,7 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
            + ". Reduced-width curves are too flat and too far apart for a BD-rate to mean much.", "",
            "![PSNR against decode time](preview.png)"]
     (a.out / f"{a.name}.md").write_text("\n".join(md) + "\n")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     for i, rate in enumerate(a.rates):
         for fit, style in (("plain", "o-"), ("scalable", "s--")):
@@ -151,13 +153,11 @@ def report(rows: list[dict], a, machine_: str, seconds: float, reference_s: floa
     axes[1].set_xlabel("bits per pixel (real file size)")
     axes[1].set_ylabel("mean RGB PSNR (dB)")
     axes[1].set_title("Rate-distortion at each decode width", fontsize=9)
-    for ax in axes:
+    for ax in axes:  # legends below the panels: inside, they covered the curves
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.suptitle(f"Previews at reduced width, {n_images} Kodak images — {machine_}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(a.out / f"{a.name}.png", dpi=110)
-    plt.close(fig)
+    save(fig, a.out / f"{a.name}.png")
     print(f"wrote {a.out / a.name}.csv, .md and .png")
 
 

@@ -1,9 +1,19 @@
-"""Rate-distortion benchmark: inrcodec and classic codecs, in one process, on the same images.
+"""Rate-distortion benchmark: inrcodec and classic codecs on the same images.
 
-    python benchmarks/rd.py --data ../shared/data/kodak --rates 0.25 0.5 1.0 --presets default
+    python -m benchmarks.rd --data ../shared/data/kodak --rates 0.25 0.5 1.0 --presets default
 
-Writes benchmarks/results/<dataset>.csv (one row per image and point), <dataset>.md
-(summary) and <dataset>.png (curves, published ones dashed). Real file sizes only.
+Writes benchmarks/results/<dataset>.csv (one row per image and point), <dataset>.md (summary)
+and <dataset>.png (curves, published ones dashed). Real file sizes only.
+
+Rows reach the CSV as they finish, and a run resumes from the CSV it finds: a point already
+there (same image, codec, variant and setting) is not measured again, so an interrupted run
+is restarted with the same command. `--shard i/n` measures the i-th of every n images (in name
+order) into <dataset>.shard-i-of-n.csv, so that n processes or machines share one benchmark;
+`python -m benchmarks.report` merges their CSVs into one report.
+
+Encode time is the fit plus rate control, measured in this long-running process. For the first
+--cli-timing images, every inrcodec point is also run as a user runs it: `inrcodec encode` and
+`inrcodec decode`, each a fresh process, timed by the wall clock (start-up and loading included).
 
 inrcodec variants: the presets (the shipped default init), and with --policies the rate-control
 policies of the integral init chosen on val by training/tune.py (ladder: full width, level by
@@ -15,31 +25,28 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 import numpy as np
-import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import inrcodec
+from benchmarks.classic import CLASSICS, run_classic
+from benchmarks.common import RESULTS, SHARED_DATA, cell, images_in, machine
+from benchmarks.report import FIELDS, point_key, read_rows, write_report
+from inrcodec import tilesiren
+from inrcodec.codec import choose_network, pick_device, table_choice
+from inrcodec.images import load_image
+from inrcodec.metrics import ms_ssim, psnr
+from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init
 
-import inrcodec  # noqa: E402
-from benchmarks.classic import CLASSICS, run_classic  # noqa: E402
-from benchmarks.report import write_report  # noqa: E402
-from inrcodec import tilesiren  # noqa: E402
-from inrcodec.codec import choose_network, pick_device, table_choice  # noqa: E402
-from inrcodec.images import load_image  # noqa: E402
-from inrcodec.metrics import ms_ssim, psnr  # noqa: E402
-from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init  # noqa: E402
-
-FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "ms_ssim", "psnr_seam", "psnr_interior",
-          "encode_s", "decode_s", "device", "network"]
-POLICY_FILE = ROOT / "benchmarks" / "results" / "network-val.json"
+POLICY_FILE = RESULTS / "network-val.json"
 
 
 def variants(presets: list[str], policies: list[str], policy_file: Path) -> dict[str, dict]:
@@ -51,43 +58,81 @@ def variants(presets: list[str], policies: list[str], policy_file: Path) -> dict
     return out
 
 
-def machine(device: str) -> str:
-    cpu = platform.processor() or platform.machine()
+def shard_of(files: list[Path], spec: str) -> list[Path]:
+    """The images of shard 'i/n' (1 <= i <= n): every n-th image from the i-th, a split by image
+    that every machine makes alike from the same folder."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    if device.startswith("cuda"):
-        desc += f", GPU {torch.cuda.get_device_name(0)}"
-    return desc
+        i, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise SystemExit(f"--shard takes i/n, such as 1/4, not {spec!r}") from None
+    if not 1 <= i <= n:
+        raise SystemExit(f"--shard {spec}: i must lie in 1..n")
+    return files[i - 1::n]
 
 
-def images_in(folder: Path, limit: int | None) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif"})
-    if not files:
-        raise SystemExit(f"no images in {folder}")
-    return files[:limit] if limit else files
+def cli_command() -> list[str]:
+    """The `inrcodec` a user runs: the console script of this Python's environment."""
+    script = Path(sys.executable).with_name("inrcodec")
+    found = str(script) if script.exists() else shutil.which("inrcodec")
+    if found is None:
+        raise SystemExit("--cli-timing needs the `inrcodec` command (pip install -e .)")
+    return [found]
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Rows of a results CSV with numbers as numbers (for --report-only)."""
-    out = []
-    with open(path) as f:
-        for r in csv.DictReader(f):
-            r.setdefault("network", "")
-            for k in ("setting", "bpp", "psnr", "ms_ssim", "psnr_seam", "psnr_interior", "encode_s", "decode_s"):
-                r[k] = float(r.get(k) or "nan")
-            out.append(r)
-    return out
+def wall_seconds(command: list[str]) -> float:
+    """Wall time of a command run as a fresh process; its failure is an error of the benchmark."""
+    t0 = time.perf_counter()
+    r = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed: {r.stderr.strip()}")
+    return seconds
+
+
+def cli_seconds(image: Path, rate: float, preset: str, width: int, level: int, device: str) -> tuple[float, float]:
+    """Wall time of `inrcodec encode` of this point and of `inrcodec decode` of its stream, each a fresh process."""
+    cli = cli_command()
+    with tempfile.TemporaryDirectory() as tmp:
+        stream, out = Path(tmp) / "point.inr", Path(tmp) / "point.png"
+        enc = wall_seconds([*cli, "encode", str(image), str(stream), "--bpp", f"{rate:g}", "--preset", preset,
+                            "--network-width", str(width), "--level", str(level), "--device", device, "--quiet"])
+        dec = wall_seconds([*cli, "decode", str(stream), str(out), "--quiet"])
+    return enc, dec
+
+
+class Results:
+    """The run's CSV, open for appending: rows reach the disk as they finish, and rows found there
+    at the start (an interrupted or earlier run) are kept and not measured again."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.found = read_rows(path) if path.exists() else []
+        self.done = {point_key(r) for r in self.found}
+        self.file = open(path, "w", newline="")  # rewritten once: an older header, a torn last line
+        self.writer = csv.DictWriter(self.file, FIELDS)
+        self.writer.writeheader()
+        self.writer.writerows({k: cell(r[k]) for k in FIELDS} for r in self.found)
+        self.file.flush()
+
+    def add(self, row: dict) -> None:
+        row = {k: row.get(k, "") for k in FIELDS}
+        self.writer.writerow({k: cell(v) for k, v in row.items()})
+        self.file.flush()
+        self.done.add(point_key(row))
+
+    def missing(self, image: str, codec: str, preset: str, settings: Iterable[float]) -> list[float]:
+        return [s for s in settings if point_key({"image": image, "codec": codec, "preset": preset,
+                                                  "setting": s}) not in self.done]
+
+    def close(self) -> list[dict]:
+        self.file.close()
+        return read_rows(self.path)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_data = ROOT.parent / "shared" / "data" / "kodak"
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.rd", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_data = SHARED_DATA / "kodak"
     ap.add_argument("--data", type=Path, default=default_data if default_data.is_dir() else None)
     ap.add_argument("--name", help="dataset name for the result files (default: the folder's name)")
     ap.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.25, 0.5, 0.75, 1.0, 1.5])
@@ -101,31 +146,30 @@ def main() -> None:
     ap.add_argument("--classic", nargs="*", default=list(CLASSICS), choices=list(CLASSICS))
     ap.add_argument("--device", default="auto")
     ap.add_argument("--limit", type=int, help="use the first N images only")
+    ap.add_argument("--shard", metavar="I/N", help="measure only the I-th of every N images (merge with benchmarks.report)")
+    ap.add_argument("--cli-timing", type=int, default=2, metavar="N",
+                    help="also time `inrcodec encode` and `decode` as fresh processes on the first N images (0: none)")
     ap.add_argument("--quick", action="store_true", help="4 images, 3 rates, fast and default presets")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--quiet", action="store_true")
-    ap.add_argument("--report-only", nargs=3, metavar=("MACHINE", "COMMAND", "MINUTES"),
-                    help="rewrite <name>.md and the plots from an existing <name>.csv, as measured by COMMAND")
     a = ap.parse_args()
-    if a.report_only:
-        name = a.name or (a.data.name if a.data else "kodak")
-        machine_, command, minutes = a.report_only
-        write_report(read_rows(a.out / f"{name}.csv"), a.out / name, name, machine_, command, 60 * float(minutes))
-        return
     if a.data is None:
         raise SystemExit("give --data DIR (no ../shared/data/kodak beside the project)")
     if a.quick:
         a.limit, a.rates = a.limit or 4, [0.25, 0.5, 1.0]
         a.presets = [p for p in a.presets if p != "slow"] or ([] if a.policies else ["fast"])
     device = pick_device(a.device)
-    files = images_in(a.data, a.limit)
+    every = images_in(a.data, a.limit)
+    files = shard_of(every, a.shard) if a.shard else every
+    timed_cli = set(every[:a.cli_timing])  # the same images whichever shard measures them
     name = a.name or a.data.name
+    stem = f"{name}.shard-{a.shard.replace('/', '-of-')}" if a.shard else name
     a.out.mkdir(parents=True, exist_ok=True)
     runs = variants(a.presets, a.policies, a.policy_file)
-    jobs = [(f, "inrcodec", v, tuple(a.rates)) for f in files for v in runs]
-    jobs += [(f, c, "", s) for f in files for c in a.classic for s in CLASSICS[c].settings]
-    rows: list[dict] = []
-    skipped: list[str] = []
+    results = Results(a.out / f"{stem}.csv")
+    jobs = [(f, "inrcodec", v, results.missing(f.stem, "inrcodec", v, a.rates)) for f in files for v in runs]
+    jobs += [(f, c, "", results.missing(f.stem, c, "", CLASSICS[c].settings)) for f in files for c in a.classic]
+    jobs = [j for j in jobs if j[3]]
     pixels_cache: dict[Path, np.ndarray] = {}
     fits_by_image: dict[Path, dict] = {}  # variants picking the same network for a rate weight share its fit
     t_start = time.time()
@@ -133,27 +177,28 @@ def main() -> None:
     shared = load_init(DEFAULT_INIT)
     seam_masks: dict[tuple[int, int], np.ndarray] = {}  # every codec is measured on inrcodec's tile bands
 
-    def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev, network=""):
+    def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev, network="", cli=(np.nan, np.nan)):
         size = px.shape[:2]
         if size not in seam_masks:
             seam_masks[size] = tilesiren.grid_for(shared, *size).seam_mask()
         seam = seam_masks[size]
-        rows.append({"image": path.stem, "codec": codec_name, "preset": preset, "setting": setting,
+        results.add({"image": path.stem, "codec": codec_name, "preset": preset, "setting": setting,
                      "bpp": 8 * len(data) / (px.shape[0] * px.shape[1]), "psnr": psnr(out, px),
                      "ms_ssim": ms_ssim(out, px) if min(px.shape[:2]) > 160 else float("nan"),
                      "psnr_seam": psnr(out, px, seam), "psnr_interior": psnr(out, px, ~seam),
-                     "encode_s": enc, "decode_s": dec, "device": dev, "network": network})
+                     "encode_s": enc, "decode_s": dec, "cli_encode_s": float(cli[0]), "cli_decode_s": float(cli[1]),
+                     "device": dev, "network": network})
 
-    with click.progressbar(jobs, label=f"{name}: {len(files)} images", file=sys.stderr, hidden=a.quiet,
+    with click.progressbar(jobs, label=f"{stem}: {len(files)} images", file=sys.stderr, hidden=a.quiet,
                            item_show_func=lambda j: j and f"{j[0].stem} {j[1]} {j[2]}") as bar:
-        for path, codec_name, preset, setting in bar:
+        for path, codec_name, preset, settings in bar:
             px = pixels_cache.setdefault(path, load_image(path))
             if codec_name == "inrcodec":  # one fit per rate weight; encode time = fit + rate control
                 if path not in fits_by_image:
                     fits_by_image.clear()  # jobs come image by image: earlier fits are done with
                 fits = fits_by_image.setdefault(path, {})
                 run = runs[preset]
-                for rate in setting:
+                for rate in settings:
                     weight = inrcodec.rate_weight(bpp=rate)
                     width, level = (table_choice(run["table"], rate) if run["table"] else  # explicit, so that
                                     choose_network(load_init(run["init"]), rate, None, None))  # equal fits are shared
@@ -166,28 +211,39 @@ def main() -> None:
                         t0 = time.perf_counter()
                         data = fit.compress(bpp=rate)
                     except inrcodec.UsageError as e:  # an unreachable target is a result, not a crash
-                        skipped.append(f"{path.stem} {preset} {rate} bpp: {e}")
+                        results.add({"image": path.stem, "codec": codec_name, "preset": preset, "setting": rate,
+                                     "device": device, "network": f"{width}/L{level}", "note": str(e)})
                         continue
                     t1 = time.perf_counter()
                     out = inrcodec.decode(data)
-                    record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0,
-                           time.perf_counter() - t1, device, f"{width}/L{level}")
+                    dec = time.perf_counter() - t1
+                    cli = (cli_seconds(path, rate, run["preset"], width, level, device)
+                           if path in timed_cli and run["init"] == DEFAULT_INIT else (np.nan, np.nan))
+                    record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0, dec, device,
+                           f"{width}/L{level}", cli)
             else:
-                data, out, enc, dec = run_classic(codec_name, px, setting)
-                record(path, px, codec_name, preset, setting, data, out, enc, dec, "cpu")
+                for setting in settings:
+                    data, out, enc, dec = run_classic(codec_name, px, setting)
+                    record(path, px, codec_name, preset, setting, data, out, enc, dec, "cpu")
     stems = {p.stem for p in files}
     for spec in a.compare:
         path, variant, *label = spec.split(":")
-        rows += [dict(r, preset=label[0] if label else f"{variant} ({Path(path).name})") for r in read_rows(Path(path))
-                 if r["codec"] == "inrcodec" and r["preset"] == variant and r["image"] in stems]
-    csv_path = a.out / f"{name}.csv"
-    with open(csv_path, "w", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_report(rows, a.out / name, name, machine(device), " ".join(sys.argv), time.time() - t_start, skipped)
-    print(f"wrote {csv_path}, {a.out / name}.md and .png")
+        for r in read_rows(Path(path)):
+            if r["codec"] == "inrcodec" and r["preset"] == variant and r["image"] in stems:
+                r["preset"] = label[0] if label else f"{variant} ({Path(path).name})"
+                if point_key(r) not in results.done:
+                    results.add(r)
+    rows = results.close()
+    if a.shard:
+        print(f"wrote {results.path}; merge the shards with: python -m benchmarks.report "
+              f"{a.out / name}.shard-*.csv --name {name}")
+        return
+    minutes = (time.time() - t_start) / 60
+    resumed = len(results.found)
+    timing = f"{minutes:.1f} min in all" if not resumed else \
+        f"{minutes:.1f} min in its last run, which resumed {resumed} rows of earlier runs"
+    write_report(rows, a.out / name, name, machine(device), "python -m benchmarks.rd " + " ".join(sys.argv[1:]), timing)
+    print(f"wrote {results.path}, {a.out / name}.md and .png")
 
 
 if __name__ == "__main__":

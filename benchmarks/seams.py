@@ -1,30 +1,26 @@
 """Seam check: a zoomed crop of a decode with inrcodec's tile edges marked, plus the numbers.
 
-    python benchmarks/seams.py [--image photo.png] [--bpp 0.5] [--crop Y X SIZE]
+    python -m benchmarks.seams [--image photo.png] [--bpp 0.5] [--crop Y X SIZE]
 
-Writes benchmarks/results/seams.png: source | decode | 4x |error|, each zoomed 4x (nearest)
-with the tile edges drawn as thin lines at the crop's border, and prints RGB PSNR on the
+Writes benchmarks/results/seams.png: source | decode | 4x |error|, each zoomed 4x (nearest),
+titled, with the tile edges ticked at the crop's border, and prints RGB PSNR on the
 tile-border pixels (the cross-fade bands) against the interior ones. Without --image it
 uses the generated example, since the data sets' licences forbid committing their pixels.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import inrcodec  # noqa: E402
-from inrcodec import tilesiren  # noqa: E402
-from inrcodec.example import synthetic_image  # noqa: E402
-from inrcodec.images import load_image  # noqa: E402
-from inrcodec.metrics import psnr  # noqa: E402
-from inrcodec.sharedinit import DEFAULT_INIT, load_init  # noqa: E402
+import inrcodec
+from benchmarks.common import RESULTS, pyplot, save
+from inrcodec import tilesiren
+from inrcodec.example import synthetic_image
+from inrcodec.images import load_image
+from inrcodec.metrics import psnr
+from inrcodec.sharedinit import DEFAULT_INIT, load_init
 
 ZOOM = 4
 
@@ -40,11 +36,12 @@ def panel(crop: np.ndarray, edges_y: list[int], edges_x: list[int]) -> np.ndarra
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.seams", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--image", type=Path)
     ap.add_argument("--bpp", type=float, default=0.5)
     ap.add_argument("--crop", type=int, nargs=3, metavar=("Y", "X", "SIZE"), default=(96, 96, 96))
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "seams.png")
+    ap.add_argument("--out", type=Path, default=RESULTS / "seams.png")
     a = ap.parse_args()
     src = load_image(a.image) if a.image else synthetic_image(512, 768, seed=0)
     data = inrcodec.encode(src, bpp=a.bpp)
@@ -56,12 +53,20 @@ def main() -> None:
     edges_y, edges_x = ([int(round(e)) - o for e in cuts if 0 <= round(e) - o < n]
                         for cuts, o in zip(grid.edges(), (y0, x0)))
     err = np.clip(4 * np.abs(out.astype(int) - src.astype(int)), 0, 255).astype(np.uint8)
-    gap = np.full((n * ZOOM, 8, 3), 255, np.uint8)
-    row = [panel(src[sl], edges_y, edges_x), gap, panel(out[sl], edges_y, edges_x), gap,
-           panel(err[sl], edges_y, edges_x)]
+    bpp = 8 * len(data) / seam.size
+    titles = [f"source{f' ({a.image.name})' if a.image else ' (generated)'}",
+              f"decoded, {bpp:.3f} bpp, {psnr(out[sl], src[sl]):.2f} dB here",
+              "|error| × 4"]
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(3 * n * ZOOM / 110, n * ZOOM / 110 + 0.6))
+    for ax, img, title in zip(axes, (src, out, err), titles):
+        ax.imshow(panel(img[sl], edges_y, edges_x), interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.suptitle(f"Crop y {y0}, x {x0}, {n} px, zoomed {ZOOM}× (nearest); magenta ticks: tile edges", fontsize=9)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(row, 1)).save(a.out)
-    print(f"{8 * len(data) / seam.size:.3f} bpp, PSNR {psnr(out, src):.2f} dB: border pixels "
+    save(fig, a.out)
+    print(f"{bpp:.3f} bpp, PSNR {psnr(out, src):.2f} dB: border pixels "
           f"{psnr(out, src, seam):.2f} dB ({seam.mean():.0%} of the image), interior {psnr(out, src, ~seam):.2f} dB; "
           f"wrote {a.out}")
 

@@ -1,6 +1,6 @@
 """Meta-SparseINR against its five baselines at equal parameter counts (Lee et al., NeurIPS 2021).
 
-    python benchmarks/sparsity.py --train ../shared/data/train --natural ../shared/data/val/cbsd68 \\
+    python -m benchmarks.sparsity --train ../shared/data/train --natural ../shared/data/val/cbsd68 \\
         --faces ../shared/data/val/celeba32
 
 Every network is meta-trained here by training.metasparse (the pipeline that made the shipped init):
@@ -26,19 +26,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.rd import machine  # noqa: E402
-from inrcodec import codec  # noqa: E402
-from inrcodec.errors import UsageError  # noqa: E402
-from inrcodec.images import load_image  # noqa: E402
-from inrcodec.metrics import psnr  # noqa: E402
-from inrcodec.sharedinit import SPARSE_INIT, Level, load_init, load_init_file, save_init  # noqa: E402
-from inrcodec.siren import SirenSpec, siren_forward  # noqa: E402
-from training.metasparse import (MetaConfig, global_magnitude_prune, meta_train, random_prune,  # noqa: E402
-                                 siren_level, tile_coords, to_targets)
-from training.patches import centre_squares, image_files, init_tiles, square_views  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, SHARED_DATA, count_params, finish, machine, pyplot, save, say
+from inrcodec import codec
+from inrcodec.errors import UsageError
+from inrcodec.images import load_image
+from inrcodec.metrics import psnr
+from inrcodec.sharedinit import SPARSE_INIT, Level, load_init, load_init_file, save_init
+from inrcodec.siren import SirenSpec, siren_forward
+from training.metasparse import (MetaConfig, global_magnitude_prune, meta_train, random_prune, siren_level,
+                                 tile_coords, to_targets)
+from training.patches import centre_squares, image_files, init_tiles, square_views
 
 METHODS = ["Meta-SparseINR", "Random Pruning", "Dense-Narrow", "MAML+OneShot", "MAML+IMP", "Scratch"]
 ADAM, SGD = "adam 1e-4", "sgd 1e-2"  # the paper's two test-time fits (eval.py: default, two_step_sgd)
@@ -48,10 +45,6 @@ PAPER = [  # Lee et al. 2021, 178x178, 100 Adam steps (from the issue)
     ("CelebA", "Dense-Narrow", 17708, 27.63), ("Imagenette", "Meta-SparseINR", 8704, 25.73),
     ("Imagenette", "Random Pruning", None, 24.06), ("Imagenette", "Dense-Narrow", None, 24.75)]
 FIELDS = ["setting", "test_set", "level", "method", "params", "protocol", "step", "psnr", "bpp"]
-
-
-def count_params(spec: SirenSpec) -> int:
-    return sum(math.prod(s) for s in spec.shapes())
 
 
 def narrow_width(spec: SirenSpec, target: int) -> int:
@@ -275,7 +268,7 @@ def discussion(rows: list[dict], sets: list[str], levels: list[int], rates: list
 
 
 def report(rows: list[dict], whole: dict, tiles: dict, a, seconds: float, where: str) -> None:
-    out = ROOT / "benchmarks" / "results"
+    out = RESULTS
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "sparsity.csv", "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
@@ -354,23 +347,8 @@ def report(rows: list[dict], whole: dict, tiles: dict, a, seconds: float, where:
     plot(rows, sets, levels, out)
 
 
-def finish(ax, **labels) -> None:
-    ax.set(**labels)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-
-
-def save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def plot(rows: list[dict], sets: list[str], levels: list[int], out: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     mid = levels[len(levels) // 2]
     fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.2), squeeze=False)
@@ -398,10 +376,11 @@ def plot(rows: list[dict], sets: list[str], levels: list[int], out: Path) -> Non
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", type=Path, default=ROOT.parent / "shared/data/train")
-    ap.add_argument("--natural", type=Path, default=ROOT.parent / "shared/data/val/cbsd68")
-    ap.add_argument("--faces", type=Path, default=ROOT.parent / "shared/data/val/celeba32")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.sparsity", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", type=Path, default=SHARED_DATA / "train")
+    ap.add_argument("--natural", type=Path, default=SHARED_DATA / "val/cbsd68")
+    ap.add_argument("--faces", type=Path, default=SHARED_DATA / "val/celeba32")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "sparsity", help="trained networks, reused")
     ap.add_argument("--res", type=int, default=64)
     ap.add_argument("--width", type=int, default=64)
@@ -424,14 +403,14 @@ def main() -> None:
                     help="scale of the shipped init's meta-training schedule for the codec baselines (1: the same)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
-    a.command = "python benchmarks/sparsity.py " + " ".join(sys.argv[1:])
+    a.command = "python -m benchmarks.sparsity " + " ".join(sys.argv[1:])
     a.work.mkdir(parents=True, exist_ok=True)
-    say = (lambda line: None) if a.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    progress = say(a.quiet)
     t0, rows = time.time(), []
-    whole = whole_image(a, a.work, rows, say)
-    tiles = codec_setting(a, a.work, rows, say)
+    whole = whole_image(a, a.work, rows, progress)
+    tiles = codec_setting(a, a.work, rows, progress)
     report(rows, whole, tiles, a, time.time() - t0, machine("cpu"))
-    say(f"wrote benchmarks/results/sparsity.md in {(time.time() - t0) / 60:.0f} min")
+    progress(f"wrote benchmarks/results/sparsity.md in {(time.time() - t0) / 60:.0f} min")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Continuous width (Integral Neural Networks) against L1 channel pruning on the codec's tile networks.
 
-    python benchmarks/width.py --train ../shared/data/train --natural ../shared/data/val/cbsd68
+    python -m benchmarks.width --train ../shared/data/train --natural ../shared/data/val/cbsd68
 
 The discrete network is the shipped init's dense level (its hidden width is the node count G).
 At each width n, every method is scored the same way: PSNR on held-out cbsd68 tiles after the
@@ -28,16 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.rd import machine  # noqa: E402
-from benchmarks.sparsity import count_params, finish, save  # noqa: E402
-from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, Level, load_init, load_init_file, save_init  # noqa: E402
-from inrcodec.integral import as_weights, at_points, sample  # noqa: E402
-from training.integral import integral_level, l1_channels, log_uniform_width, partition, select_channels  # noqa: E402
-from training.metasparse import MetaConfig, adapt, forward, meta_train, psnr_after, tile_coords, to_targets  # noqa: E402
-from training.patches import init_tiles  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, SHARED_DATA, count_params, finish, machine, pyplot, save, say
+from inrcodec.integral import as_weights, at_points, sample
+from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, Level, load_init, load_init_file, save_init
+from training.integral import integral_level, l1_channels, log_uniform_width, partition, select_channels
+from training.metasparse import MetaConfig, adapt, forward, meta_train, psnr_after, tile_coords, to_targets
+from training.patches import init_tiles
 
 SHIPPED = "INN, shipped (sandwich, nodes per width)"
 METHODS = ["L1 pruning", "L1 pruning + MAML", "INN, converted", "INN, converted + partition",
@@ -77,9 +73,10 @@ def tune_partition(nodes: Level, spec, n: int, data: np.ndarray, cfg: MetaConfig
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", type=Path, default=ROOT.parent / "shared/data/train")
-    ap.add_argument("--natural", type=Path, default=ROOT.parent / "shared/data/val/cbsd68")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.width", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", type=Path, default=SHARED_DATA / "train")
+    ap.add_argument("--natural", type=Path, default=SHARED_DATA / "val/cbsd68")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "sparsity", help="tiles and trained networks, reused")
     ap.add_argument("--widths", type=int, nargs="+", default=[32, 28, 24, 20, 16, 12, 8])
     ap.add_argument("--inn-steps", type=int, default=1500, help="random-width MAML steps")
@@ -87,7 +84,7 @@ def main() -> None:
     ap.add_argument("--partition-steps", type=int, default=100)
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
-    say = (lambda line: None) if a.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    progress = say(a.quiet)
     t0 = time.time()
     shipped = load_init(SPARSE_INIT)
     integral = load_init(INTEGRAL_INIT)
@@ -137,13 +134,13 @@ def main() -> None:
         params = count_params(replace(spec, hidden=n))
         for m in METHODS:
             rows.append({"width": n, "params": params, "method": m, "psnr": round(scores[m], 3)})
-        say(f"width {n} ({params} params): " + ", ".join(f"{m} {scores[m]:.2f}" for m in METHODS)
+        progress(f"width {n} ({params} params): " + ", ".join(f"{m} {scores[m]:.2f}" for m in METHODS)
             + f" ({time.time() - t0:.0f}s)")
     write(rows, a, spec, cfg, time.time() - t0)
 
 
 def write(rows: list[dict], a, spec, cfg: MetaConfig, seconds: float) -> None:
-    out = ROOT / "benchmarks" / "results"
+    out = RESULTS
     with open(out / "width.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["width", "params", "method", "psnr"])
         w.writeheader()
@@ -151,7 +148,7 @@ def write(rows: list[dict], a, spec, cfg: MetaConfig, seconds: float) -> None:
     widths = list(dict.fromkeys(r["width"] for r in rows))
     get = {(r["width"], r["method"]): r["psnr"] for r in rows}
     md = ["# Continuous width against channel pruning", "",
-          f"`python benchmarks/width.py {' '.join(sys.argv[1:])}` took **{seconds / 60:.0f} min** on "
+          f"`python -m benchmarks.width {' '.join(sys.argv[1:])}` took **{seconds / 60:.0f} min** on "
           f"{machine('cpu')} (no GPU).", "",
           f"The shipped init's dense level (`{SPARSE_INIT}`, tile SIREN 2 → {spec.hidden} × {spec.depth} → 3) "
           f"cut to fewer hidden channels. PSNR on the held-out cbsd68 tiles (36×36, float "
@@ -172,9 +169,7 @@ def write(rows: list[dict], a, spec, cfg: MetaConfig, seconds: float) -> None:
             for m in METHODS) + " |")
     md += ["", "Bold: the best method without fine-tuning at that width.", "", "![PSNR against width](width.png)"]
     (out / "width.md").write_text("\n".join(md) + "\n")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in METHODS:
         ax.plot(widths, [get[n, m] for n in widths], "o--" if "MAML" in m and "L1" in m else "o-", label=m)

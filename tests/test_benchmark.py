@@ -1,4 +1,4 @@
-"""The RD benchmark runs end to end on generated images and writes its three kinds of result."""
+"""The benchmarks run end to end on generated images (as `python -m benchmarks.X`) and write their results."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from benchmarks.classic import CLASSICS
+from benchmarks.report import point_key, read_rows
 from inrcodec.codec import choose_network
 from inrcodec.example import synthetic_image
 from inrcodec.sharedinit import DEFAULT_INIT, load_init
@@ -23,16 +25,17 @@ def generated(folder: Path, n: int, size: tuple[int, int] = (176, 208)) -> Path:
     return folder
 
 
-def run(script: str, *args: str) -> None:
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--quiet"],
-                       capture_output=True, text=True, timeout=600)
+def run(module: str, *args: str, quiet: bool = True) -> None:
+    r = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args, *(["--quiet"] if quiet else [])],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stderr
 
 
 def test_quick_benchmark_on_generated_images(tmp_path):
     data = generated(tmp_path / "gen", 2)
     out = tmp_path / "results"
-    run("rd.py", "--data", str(data), "--quick", "--presets", "fast", "--classic", "jpeg", "webp", "--out", str(out))
+    run("rd", "--data", str(data), "--quick", "--presets", "fast", "--classic", "jpeg", "webp", "--out", str(out),
+        "--cli-timing", "0")
     rows = list(csv.DictReader(open(out / "gen.csv")))
     inr = [x for x in rows if x["codec"] == "inrcodec"]
     assert len(inr) == 2 * 3  # 2 images x 3 quick rates
@@ -49,14 +52,14 @@ def test_quick_benchmark_on_generated_images(tmp_path):
 def test_policy_variants_share_fits_and_compare_with_an_earlier_run(tmp_path):
     data = generated(tmp_path / "gen", 1, (96, 128))
     out = tmp_path / "results"
-    run("rd.py", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "fast", "--classic", "jpeg",
-        "--out", str(out), "--name", "first")
+    run("rd", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "fast", "--classic", "jpeg",
+        "--out", str(out), "--name", "first", "--cli-timing", "0")
     table = {"ladder": [{"max_bpp": 64, "width": 32, "level": 7}],
              "width": [{"max_bpp": 0.7, "width": 16, "level": 7}, {"max_bpp": 64, "width": 24, "level": 7}]}
     (tmp_path / "policy.json").write_text(json.dumps({"policies": table}))
-    run("rd.py", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "--policies", "ladder", "width",
+    run("rd", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "--policies", "ladder", "width",
         "--policy-file", str(tmp_path / "policy.json"), "--classic", "jpeg", "--out", str(out),
-        "--compare", f"{out / 'first.csv'}:fast")
+        "--compare", f"{out / 'first.csv'}:fast", "--cli-timing", "0")
     rows = [x for x in csv.DictReader(open(out / "gen.csv")) if x["codec"] == "inrcodec"]
     nets = {(x["preset"], x["setting"]): x["network"] for x in rows}
     shipped = {rate: "{}/L{}".format(*choose_network(load_init(DEFAULT_INIT), float(rate), None, None))
@@ -71,7 +74,7 @@ def test_policy_variants_share_fits_and_compare_with_an_earlier_run(tmp_path):
 def test_preview_benchmark_on_a_generated_image(tmp_path):
     data = generated(tmp_path / "gen", 1, (96, 128))
     out = tmp_path / "results"
-    run("preview.py", "--data", str(data), "--limit", "1", "--rates", "0.5", "1.0", "--fractions", "1", "0.5",
+    run("preview", "--data", str(data), "--limit", "1", "--rates", "0.5", "1.0", "--fractions", "1", "0.5",
         "--repeats", "1", "--out", str(out))
     rows = list(csv.DictReader(open(out / "preview.csv")))
     assert len(rows) == 2 * 2 * 2  # fits x rates x fractions
@@ -80,3 +83,36 @@ def test_preview_benchmark_on_a_generated_image(tmp_path):
     assert all(int(x["channels"]) * 2 == int(full[x["fit"], x["target"]]["network"].split("/")[0]) for x in half)
     assert "What a scalable fit costs" in (out / "preview.md").read_text()
     assert Image.open(out / "preview.png").size[0] > 500
+
+
+def test_rd_writes_rows_as_they_finish_resumes_and_shards(tmp_path):
+    """Two shards measure disjoint images whose union is the whole benchmark; a shard killed mid-row
+    resumes from its CSV without measuring again what it had written; the report merges the shards.
+    The first image is also timed as users run it (fresh CLI processes), in whichever shard has it."""
+    data = generated(tmp_path / "gen", 2, (96, 128))
+    out = tmp_path / "results"
+    common = ("--data", str(data), "--rates", "0.75", "--presets", "fast", "--classic", "jpeg", "--out", str(out),
+              "--cli-timing", "1")
+    for shard in ("1/2", "2/2"):
+        run("rd", *common, "--shard", shard)
+    first, second = (read_rows(out / f"gen.shard-{i}-of-2.csv") for i in (1, 2))
+    assert {r["image"] for r in first} == {"img0"} and {r["image"] for r in second} == {"img1"}
+    expected = {(f"img{i}", "inrcodec", "fast", 0.75) for i in range(2)}
+    expected |= {(f"img{i}", "jpeg", "", float(q)) for i in range(2) for q in CLASSICS["jpeg"].settings}
+    assert sorted(point_key(r) for r in first + second) == sorted(expected)  # each point once
+    timed = [r for r in first + second if r["codec"] == "inrcodec" and r["cli_encode_s"] > 0 and r["cli_decode_s"] > 0]
+    assert [r["image"] for r in timed] == ["img0"]
+
+    path = out / "gen.shard-1-of-2.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:6]) + lines[6][:20])  # header and 5 rows, then a row torn mid-write
+    run("rd", *common, "--shard", "1/2")
+    assert sorted(point_key(r) for r in read_rows(path)) == sorted(point_key(r) for r in first)
+    assert path.read_text().splitlines(keepends=True)[:6] == lines[:6]  # kept as they were, not measured again
+
+    run("report", str(out / "gen.shard-1-of-2.csv"), str(out / "gen.shard-2-of-2.csv"), "--name", "gen",
+        "--out", str(out), quiet=False)
+    assert sorted(point_key(r) for r in read_rows(out / "gen.csv")) == sorted(expected)
+    md = (out / "gen.md").read_text()
+    assert "(2 images)" in md and "CLI encode s" in md and "img0" in md
+    assert Image.open(out / "gen-time.png").size[0] > 500

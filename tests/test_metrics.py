@@ -85,3 +85,26 @@ def test_bd_rate_on_published_kodak_points():
              33.6067, 33.9717, 34.3282, 34.6934, 35.1042, 36.369, 37.7783])
     assert bd_rate(*jpeg, *webp) == pytest.approx(-37, abs=4)
     assert np.isnan(bd_rate([1, 2], [10, 11], [1, 2], [30, 31]))  # no common PSNR range
+
+
+def test_ms_ssim_agrees_with_pytorch_msssim():
+    """The reference behind CompressAI's published numbers. Sides divisible by 16 (as Kodak's 768x512):
+    at odd sides pytorch_msssim pools over zero padding and we over replicated edges."""
+    import torch
+    from pytorch_msssim import ms_ssim as reference  # the test extra has it
+    a = synthetic_image(192, 256, seed=3)
+    rng = np.random.default_rng(0)
+    for sigma in (3, 12, 30):
+        b = np.clip(a + rng.normal(0, sigma, a.shape), 0, 255).astype(np.uint8)
+        x, y = (torch.from_numpy(im.astype(np.float32)).permute(2, 0, 1)[None] for im in (a, b))
+        assert ms_ssim(a, b) == pytest.approx(float(reference(x, y, data_range=255)), abs=2e-6)
+
+
+def test_bd_rate_agrees_with_the_bjontegaard_package():
+    """Its PCHIP method is ours (log-rate against PSNR, integrated over the common range)."""
+    from bjontegaard import bd_rate as reference  # the test extra has it
+    rate = np.array([0.1, 0.2, 0.4, 0.8, 1.6])
+    quality = 25 + 4 * np.log2(rate / 0.1) + np.array([0, 0.3, 0.1, -0.2, 0])
+    test_rate, test_quality = rate * np.array([0.9, 0.85, 0.8, 0.82, 0.9]), quality + np.array([0.1, 0.2, -0.1, 0.3, 0.2])
+    assert bd_rate(rate, quality, test_rate, test_quality) == pytest.approx(
+        reference(rate, quality, test_rate, test_quality, method="pchip"), abs=1e-6)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import inrcodec
-from benchmarks.sparsity import count_params, fit_curve, narrow_width, per_signal_schedule
+from benchmarks.common import count_params
+from benchmarks.sparsity import fit_curve, narrow_width, per_signal_schedule
 from inrcodec.errors import BitstreamError
 from inrcodec.example import synthetic_image
 from inrcodec.sharedinit import SPARSE_INIT, load_init, save_init
