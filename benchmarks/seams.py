@@ -58,7 +58,9 @@ def main() -> None:
               f"decoded, {bpp:.3f} bpp, {psnr(out[sl], src[sl]):.2f} dB here",
               "|error| × 4"]
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(3 * n * ZOOM / 110, n * ZOOM / 110 + 0.6))
+    side = n * ZOOM / 110  # inches at save()'s 110 dpi: one screen pixel per zoomed pixel
+    fig, axes = plt.subplots(1, 3, figsize=(3.1 * side, side + 0.7))
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=side / (side + 0.7), wspace=0.03)
     for ax, img, title in zip(axes, (src, out, err), titles):
         ax.imshow(panel(img[sl], edges_y, edges_x), interpolation="nearest")
         ax.set_title(title, fontsize=10)
