@@ -241,7 +241,7 @@ def main() -> None:
     minutes = (time.time() - t_start) / 60
     resumed = len(results.found)
     timing = f"{minutes:.1f} min in all" if not resumed else \
-        f"{minutes:.1f} min in its last run, which resumed {resumed} rows of earlier runs"
+        f"{minutes:.1f} min in its last run, which resumed {resumed} row{'s' if resumed > 1 else ''} of earlier runs"
     write_report(rows, a.out / name, name, machine(device), "python -m benchmarks.rd " + " ".join(sys.argv[1:]), timing)
     print(f"wrote {results.path}, {a.out / name}.md and .png")
 

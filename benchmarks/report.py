@@ -271,7 +271,7 @@ def plot_time(curves: Curves, path: Path, name: str, machine: str) -> None:
         if np.isfinite(cli):
             ax.plot([t, cli], [q, q], ":", color=c, lw=1)
             ax.scatter([cli], [q], s=60, marker="o", facecolors="none", edgecolors=c, zorder=3,
-                       label=f"{label(key)}: `inrcodec encode`, fresh process")
+                       label=f"{label(key)}: wall time of inrcodec encode, fresh process")
     ax.set_xscale("log")
     ax.set_xlabel("median encode time per image (s, log scale)")
     ax.set_ylabel("mean RGB PSNR at 0.5 bpp (dB)")
