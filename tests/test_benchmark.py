@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from benchmarks.classic import CLASSICS
@@ -116,3 +117,12 @@ def test_rd_writes_rows_as_they_finish_resumes_and_shards(tmp_path):
     md = (out / "gen.md").read_text()
     assert "(2 images)" in md and "CLI encode s" in md and "img0" in md
     assert Image.open(out / "gen-time.png").size[0] > 500
+
+
+def test_published_reference_curves_ship_with_the_repository():
+    """Kodak plots draw the published curves from benchmarks/reference, not from data beside the project."""
+    from benchmarks.report import PUBLISHED, REFERENCE, published_curves
+    assert REFERENCE.is_relative_to(ROOT / "benchmarks")
+    curves = published_curves()
+    assert set(curves) == set(PUBLISHED)
+    assert all(len(bpp) >= 4 and np.all(np.diff(bpp) > 0) for bpp, _, _ in curves.values())
