@@ -192,7 +192,9 @@ def main() -> None:
     with click.progressbar(jobs, label=f"{stem}: {len(files)} images", file=sys.stderr, hidden=a.quiet,
                            item_show_func=lambda j: j and f"{j[0].stem} {j[1]} {j[2]}") as bar:
         for path, codec_name, preset, settings in bar:
-            px = pixels_cache.setdefault(path, load_image(path))
+            if path not in pixels_cache:  # each image is read once, for all its codecs
+                pixels_cache[path] = load_image(path)
+            px = pixels_cache[path]
             if codec_name == "inrcodec":  # one fit per rate weight; encode time = fit + rate control
                 if path not in fits_by_image:
                     fits_by_image.clear()  # jobs come image by image: earlier fits are done with
