@@ -7,14 +7,17 @@ representations' settings are packed here too, so every byte has one home.
 """
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Union
 
 import numpy as np
 
 from .entropy import CodedTensor, decode_tensors, encode_tensors
-from .errors import BitstreamError
+from .errors import BitstreamError, UsageError
 
 MAGIC = b"\x89INR"
 FIRST_VERSION = {1: 1, 2: 2}  # representation -> the version that introduced it (and that its streams carry)
@@ -23,6 +26,34 @@ FORMAT_VERSION = max(SUPPORTED_VERSIONS)  # the newest version this inrcodec wri
 _FIXED = struct.Struct(">4sBBHHB")  # magic, version, representation, height, width, init-name length
 _TENSOR = struct.Struct(">HBH")  # step index, scale index, radius
 _CRC = struct.Struct(">I")
+
+# what decode and info take: a path, the bytes themselves (any buffer), or a binary file
+StreamSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+
+
+def stream_bytes(src: StreamSource) -> bytes:
+    """The bytes of a stream given as a path, a bytes-like object or a binary file object (read
+    from its position to the end), so that the API takes whatever the caller holds. A missing
+    or unreadable path is a UsageError naming it; an unsupported type a TypeError."""
+    if isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if path.is_dir():
+            raise UsageError(f"{path} is a directory, not an .inr file")
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"no such file: {path}") from None
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    if hasattr(src, "read"):
+        data = src.read()
+        if not isinstance(data, bytes):
+            raise UsageError(f"the stream's file object gave {type(data).__name__}, not bytes: open it in binary mode")
+        return data
+    try:
+        return memoryview(src).tobytes()  # bytes, bytearray, memoryview, array.array, numpy...
+    except TypeError:
+        raise TypeError(f"a stream is a path, bytes-like object or binary file, not {type(src).__name__}") from None
 
 
 @dataclass(frozen=True)

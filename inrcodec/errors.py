@@ -1,8 +1,9 @@
 """Exceptions the CLI turns into one-line messages (anything else is a bug and shows a traceback)."""
 
 
-class InrCodecError(Exception):
-    """Base class: a problem with the user's input, not with inrcodec."""
+class InrCodecError(ValueError):
+    """Base class: a problem with the user's input, not with inrcodec. A ValueError, so that
+    API users catch a bad argument or bad data the way they would from any Python library."""
 
 
 class ImageError(InrCodecError):
@@ -14,7 +15,8 @@ class BitstreamError(InrCodecError):
 
 
 class UsageError(InrCodecError):
-    """Settings that cannot be honoured (absurd size, unreachable rate, output == input...)."""
+    """Settings that cannot be honoured (absurd size, unreachable rate, output == input...);
+    the CLI exits 2 for them, as for its own usage errors."""
 
 
 class ImageWarning(UserWarning):

@@ -8,6 +8,7 @@ import secrets
 import stat
 import warnings
 from pathlib import Path
+from typing import IO, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -46,22 +47,44 @@ def to_rgb8(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
-def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
-    """8-bit sRGB pixels of an image file as a viewer shows it: EXIF orientation applied, an ICC
-    profile converted to sRGB, the first frame of an animation (with an ImageWarning).
+# what encode and analyse take: a path, a binary file object, a PIL image or an (H, W, 3) uint8 array
+ImageSource = Union[str, os.PathLike, IO[bytes], Image.Image, np.ndarray]
+
+
+def image_pixels(image: ImageSource, max_pixels: int | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of any image the API takes: an array (greyscale replicated, opaque
+    RGBA dropped to RGB), a PIL image, or a file by path or file object (see load_image)."""
+    if isinstance(image, np.ndarray):
+        a = image[..., None].repeat(3, axis=2) if image.ndim == 2 else image
+        if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint8:
+            raise ImageError("expected an (H, W, 3) uint8 array")
+        return to_rgb8(Image.fromarray(a, "RGBA")) if a.shape[2] == 4 else np.ascontiguousarray(a)
+    if isinstance(image, Image.Image):
+        return to_rgb8(image)
+    return load_image(image, max_pixels)  # refused from its header, before decoding
+
+
+def load_image(source: str | os.PathLike | IO[bytes], max_pixels: int | None = None) -> np.ndarray:
+    """8-bit sRGB pixels of an image file (a path, or a binary file object such as stdin) as a
+    viewer shows it: EXIF orientation applied, an ICC profile converted to sRGB, the first frame
+    of an animation (with an ImageWarning).
 
     With `max_pixels`, an image above it (or above 65535 on a side) is refused from its header,
     before its pixels are decoded. Pillow's own decompression-bomb guard stays as it is and
     refuses, as an ImageError, what it would only warn about."""
-    p = Path(path)
-    if not p.exists():
+    is_path = isinstance(source, (str, os.PathLike))
+    if not is_path and not hasattr(source, "read"):
+        raise TypeError("an image is a path, binary file object, PIL image or uint8 array, "
+                        f"not {type(source).__name__}")
+    p = Path(source) if is_path else Path(str(getattr(source, "name", "<file object>")))  # a name for messages
+    if is_path and not p.exists():
         raise ImageError(f"no such file: {p}")
-    if p.is_dir():
+    if is_path and p.is_dir():
         raise ImageError(f"{p} is a directory, not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
+            with Image.open(p if is_path else source) as img:
                 w, h = img.size
                 if max_pixels is not None and (w * h > max_pixels or max(w, h) > MAX_SIDE):
                     raise ImageError(f"{p} is {w}x{h} pixels, too large to encode (limit {max_pixels / 1e6:g} "
