@@ -25,7 +25,8 @@ import numpy as np
 import inrcodec
 from benchmarks.bdrate import bd_rate
 from benchmarks.common import RESULTS, SHARED_DATA, cell, images_in, machine, pyplot, save
-from inrcodec.codec import pick_device, preview_width
+from inrcodec.decoder import preview_width
+from inrcodec.encoder import pick_device
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
 from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT

@@ -41,7 +41,7 @@ from benchmarks.classic import CLASSICS, run_classic
 from benchmarks.common import RESULTS, SHARED_DATA, cell, images_in, machine
 from benchmarks.report import FIELDS, point_key, read_rows, write_report
 from inrcodec import tilesiren
-from inrcodec.codec import choose_network, pick_device, table_choice
+from inrcodec.encoder import choose_network, pick_device, table_choice
 from inrcodec.images import load_image
 from inrcodec.metrics import ms_ssim, psnr
 from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init

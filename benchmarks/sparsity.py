@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, ROOT, SHARED_DATA, count_params, finish, machine, pyplot, save, say
-from inrcodec import codec
+from inrcodec import decoder, encoder
 from inrcodec.errors import UsageError
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
@@ -63,7 +63,7 @@ def cached(path: Path, spec: SirenSpec, tile: int, overlap: int, train) -> list[
         levels, history = train()
         save_init(path, path.stem, spec, tile, overlap, levels,
                   {"history": history, "train_seconds": round(time.time() - t0)})
-    init = load_init_file(path)
+    init = load_init_file(path).to("cpu")
     TRAINING[path.name] = (init.meta["train_seconds"], reused)
     return init.levels
 
@@ -160,8 +160,8 @@ def whole_image(a, work: Path, rows: list[dict], say) -> dict:
 
 
 def codec_setting(a, work: Path, rows: list[dict], say) -> dict:
-    shipped = load_init(SPARSE_INIT)
-    lvl = codec.default_level(shipped)
+    shipped = load_init(SPARSE_INIT).to("cpu")
+    lvl = encoder.default_level(shipped)
     ms = shipped.meta["args"]
     cfg = MetaConfig.of(ms, quiet=a.quiet, dense_steps=round(ms["dense_steps"] * a.codec_schedule),
                         round_steps=round(ms["round_steps"] * a.codec_schedule))
@@ -194,16 +194,16 @@ def codec_setting(a, work: Path, rows: list[dict], say) -> dict:
         for r in a.codec_rates:
             got = []
             for px in images:
-                fit = codec.analyse(px, bpp=r, init=str(path), level=level, device="cpu")
+                fit = encoder.analyse(px, bpp=r, init=str(path), level=level, device="cpu")
                 try:
                     stream = fit.compress(bpp=r)
                     got.append((8 * len(stream) / px[..., 0].size,
-                                psnr(codec.decode(stream, init=str(path)), px)))
+                                psnr(decoder.decode(stream, init=str(path)), px)))
                 except UsageError:  # this init cannot reach the rate on this image
                     got.append((math.nan, math.nan))
             bpp, db = np.mean(got, 0)
             rows.append(dict(setting="codec", test_set="natural (cbsd68)", level=level, method=method, params=params,
-                             protocol=f"codec default, {r} bpp", step=codec.PRESETS["default"], psnr=float(db),
+                             protocol=f"codec default, {r} bpp", step=encoder.PRESETS["default"], psnr=float(db),
                              bpp=float(bpp)))
             say(f"  codec {method} @ {params} params, {r} bpp: {db:.2f} dB at {bpp:.3f} bpp")
     # per-signal pruning needs a mask per tile, which the stream would have to carry
@@ -331,7 +331,7 @@ def report(rows: list[dict], whole: dict, tiles: dict, a, seconds: float, where:
            f"level pruned at random, retrained with its schedule), Dense-Narrow (a dense {tiles['spec'].depth}×"
            f"{tiles['width']} tile SIREN, {tiles['narrow_params']:,} parameters, meta-trained as long as the "
            "shipped init in all) and Scratch (that shape from SIREN's init). Each is fitted with the codec's "
-           f"default preset ({codec.PRESETS['default']} steps) and coded to the target rate by the codec; "
+           f"default preset ({encoder.PRESETS['default']} steps) and coded to the target rate by the codec; "
            f"real file sizes, decoded PSNR on 8-bit pixels, mean over the first {tiles['images']} cbsd68 images.", "",
            "| method | params per tile | " + " | ".join(f"{r} bpp: PSNR (real bpp)" for r in a.codec_rates) + " |",
            "|---|---|" + "---|" * len(a.codec_rates)]

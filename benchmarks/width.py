@@ -86,8 +86,8 @@ def main() -> None:
     a = ap.parse_args()
     progress = say(a.quiet)
     t0 = time.time()
-    shipped = load_init(SPARSE_INIT)
-    integral = load_init(INTEGRAL_INIT)
+    shipped = load_init(SPARSE_INIT).to("cpu")  # torch tensors: meta-training differentiates through them
+    integral = load_init(INTEGRAL_INIT).to("cpu")
     spec, base = shipped.spec, shipped.levels[0]
     g = spec.hidden
     ms = shipped.meta["args"]
@@ -104,7 +104,7 @@ def main() -> None:
             views=lambda r: [nodes_at(log_uniform_width(r, min(a.widths), g), spec.depth)],
             val_views=[nodes_at(n, spec.depth) for n in a.widths])
         save_init(path, path.stem, spec, shipped.tile, shipped.overlap, levels, {"history": history})
-    trained = load_init_file(path).levels[0]
+    trained = load_init_file(path).levels[0].to("cpu")
 
     rows = []
     for n in a.widths:
@@ -118,7 +118,7 @@ def main() -> None:
                                          label=f"L1 {n} ")
             save_init(sub_path, sub_path.stem, replace(spec, hidden=n), shipped.tile, shipped.overlap, levels,
                       {"history": history})
-        retrained = load_init_file(sub_path).levels[0]
+        retrained = load_init_file(sub_path).levels[0].to("cpu")
         scores = {"L1 pruning": psnr_after(sub.values, sub.masks, sub.lrs, val, coords, spec, cfg.inner_steps),
                   "L1 pruning + MAML": psnr_after(retrained.values, retrained.masks, retrained.lrs, val, coords,
                                                   spec, cfg.inner_steps)}

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 import inrcodec
-from inrcodec.codec import symbols_sha256
+from inrcodec.decoder import symbols_sha256
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
 from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT

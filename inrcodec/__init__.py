@@ -6,8 +6,24 @@
     fit = inrcodec.analyse("photo.png", bpp=0.5)       # fit once for a target, then code near it:
     smaller, larger = fit.compress(bpp=0.4), fit.compress(bpp=0.6)
 """
-from .codec import PRESETS, Analysis, StreamInfo, analyse, decode, encode, info, rate_weight
+from __future__ import annotations
+
+from typing import Any
+
+from .decoder import StreamInfo, decode, info
 from .errors import BitstreamError, ImageError, InrCodecError, UsageError
+from .presets import PRESETS
+
+_ENCODER = ("encode", "analyse", "Analysis", "rate_weight")  # from encoder.py, which imports torch
+
+
+def __getattr__(name: str) -> Any:
+    """The encoder's names, imported on first use: decoding and `import inrcodec` stay free of torch."""
+    if name in _ENCODER:
+        from . import encoder
+        return getattr(encoder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.3.0"
 __all__ = ["encode", "decode", "analyse", "Analysis", "rate_weight", "info", "StreamInfo", "PRESETS", "InrCodecError", "BitstreamError",

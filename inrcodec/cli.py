@@ -1,4 +1,4 @@
-"""`inrcodec` command line: encode, decode, info. A thin layer over inrcodec.codec."""
+"""`inrcodec` command line: encode, decode, info. A thin layer over inrcodec.decoder and inrcodec.encoder."""
 from __future__ import annotations
 
 import functools
@@ -12,7 +12,7 @@ from typing import Callable
 
 import click
 
-from . import codec
+from . import decoder, presets
 from .errors import ImageWarning, InrCodecError, UsageError
 from .images import check_output, encode_image_file, image_format, load_image, write_output
 
@@ -119,8 +119,8 @@ def main() -> None:
 @click.option("--bpp", type=float, help="Target bits per pixel of the whole file (met within 10%).")
 @click.option("--quality", type=click.FloatRange(0, 100),
               help="0..100 instead of --bpp; +10 halves the quantization step (default 50).")
-@click.option("--preset", type=click.Choice(list(codec.PRESETS)), default="default", show_default=True,
-              help="Fitting effort: " + ", ".join(f"{k} = {v} steps" for k, v in codec.PRESETS.items()) + ".")
+@click.option("--preset", type=click.Choice(list(presets.PRESETS)), default="default", show_default=True,
+              help="Fitting effort: " + ", ".join(f"{k} = {v} steps" for k, v in presets.PRESETS.items()) + ".")
 @click.option("--steps", type=click.IntRange(0, 65535), help="Fitting steps, overriding the preset.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N] for fitting.")
 @click.option("--scalable", is_flag=True,
@@ -132,11 +132,13 @@ def main() -> None:
 def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, scalable, network_width, level, quiet) -> None:
     """Compress image SRC (PNG, JPEG, ...) into the .inr file DST."""
     _check_paths(src, dst)
-    pixels = load_image(src, codec.MAX_ENCODE_PIXELS)
+    pixels = load_image(src, presets.MAX_ENCODE_PIXELS)
     t0 = time.perf_counter()
-    with _LazyBar(codec.PRESETS[preset] if steps is None else steps, "fitting", quiet) as bar:
-        data = codec.encode(pixels, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device,
-                            scalable=scalable, network_width=network_width, level=level, progress=bar.update)
+    from . import encoder  # torch: only an encode pays for it
+
+    with _LazyBar(presets.PRESETS[preset] if steps is None else steps, "fitting", quiet) as bar:
+        data = encoder.encode(pixels, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device,
+                              scalable=scalable, network_width=network_width, level=level, progress=bar.update)
     write_output(dst, data)
     if not quiet:
         h, w, _ = pixels.shape
@@ -153,7 +155,7 @@ def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, scalable, 
 @click.option("--scale", type=float, help="Output size as a multiple of the native size.")
 @click.option("--width-fraction", type=float,
               help="Evaluate the tile networks at this fraction (0..1] of their channels: faster, softer.")
-@click.option("--preview", is_flag=True, help=f"Fast preview: --width-fraction {codec.PREVIEW_DEFAULT}.")
+@click.option("--preview", is_flag=True, help=f"Fast preview: --width-fraction {presets.PREVIEW_DEFAULT}.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
 def decode(src: Path, dst: Path, resolution, width, height, scale, width_fraction, preview, quiet) -> None:
     """Reconstruct the .inr file SRC into image DST (format from its extension, PNG without one),
@@ -165,13 +167,13 @@ def decode(src: Path, dst: Path, resolution, width, height, scale, width_fractio
         raise UsageError("give either --preview or --width-fraction, not both")
     data = _read_stream(src)
     t0 = time.perf_counter()
-    fraction = codec.PREVIEW_DEFAULT if preview else 1.0 if width_fraction is None else width_fraction
-    pixels = codec.decode(data, resolution, width=width, height=height, scale=scale, width_fraction=fraction)
+    fraction = presets.PREVIEW_DEFAULT if preview else 1.0 if width_fraction is None else width_fraction
+    pixels = decoder.decode(data, resolution, width=width, height=height, scale=scale, width_fraction=fraction)
     write_output(dst, encode_image_file(pixels, dst))
     if not quiet:
         seconds = time.perf_counter() - t0
-        coded = codec.info(data).network_width
-        used = codec.preview_width(coded, fraction)
+        coded = decoder.info(data).network_width
+        used = decoder.preview_width(coded, fraction)
         click.echo(f"{dst}: {pixels.shape[1]}x{pixels.shape[0]}, {seconds:.2f} s"
                    + (f", preview at {used} of {coded} channels" if used != coded else ""), err=True)
 
@@ -180,7 +182,7 @@ def decode(src: Path, dst: Path, resolution, width, height, scale, width_fractio
 @click.argument("src", type=click.Path(path_type=Path))
 def info(src: Path) -> None:
     """Describe the .inr file SRC: size, rate, format version, settings and init."""
-    i = codec.info(_read_stream(src))
+    i = decoder.info(_read_stream(src))
     click.echo(f"file:           {src}\n"
                f"size:           {i.bytes} bytes, {i.bpp:.4f} bpp\n"
                f"image:          {i.width}x{i.height}\n"

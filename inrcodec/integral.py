@@ -11,38 +11,47 @@ nodes at fewer channels than were coded (a fast preview).
 Node tensors follow siren.py's layout ([W0, b0, W1, b1, ...], W as (in, out)), optionally with
 a leading tile dimension. Masks and step sizes move between widths by an integer
 nearest-node map, so which entries a stream codes is exact on every machine.
+
+Arrays are numpy (decoding) or torch (fitting and meta-training, differentiable): the functions
+use the namespace of their arguments (xp.py); those that make arrays from nothing take it as `xp`.
 """
 from __future__ import annotations
 
-import torch
+from types import ModuleType
 
+import numpy as np
+
+from . import xp as x
 from .siren import Params
+from .xp import Array
 
 
-def uniform(n: int) -> torch.Tensor:
-    """n equally spaced channel positions on [-1, 1] (the centre for n = 1)."""
-    return torch.linspace(-1, 1, n) if n > 1 else torch.zeros(1)
+def uniform(n: int, xp: ModuleType = np) -> Array:
+    """n equally spaced float32 channel positions on [-1, 1] (the centre for n = 1)."""
+    return xp.linspace(-1, 1, n, dtype=xp.float32) if n > 1 else xp.zeros(1, dtype=xp.float32)
 
 
-def cubic_matrix(nodes: int, points: torch.Tensor) -> torch.Tensor:
+def cubic_matrix(nodes: int, points: Array) -> Array:
     """(len(points), nodes) weights of cubic convolution through `nodes` equally spaced values on [-1, 1]."""
-    u = (points.clamp(-1, 1) + 1) * (nodes - 1) / 2
-    base = torch.floor(u).detach()
-    t = (u - base).unsqueeze(1)
-    offsets = torch.arange(-1, 3, dtype=points.dtype)
-    d = (t - offsets).abs()  # distance to the 4 neighbouring nodes
+    xp = x.namespace(points)
+    u = (xp.clip(points, -1, 1) + 1) * (nodes - 1) / 2
+    base = xp.floor(u)  # piecewise constant: no gradient flows through it
+    t = (u - base)[:, None]
+    offsets = xp.arange(-1, 3, dtype=points.dtype)
+    d = xp.abs(t - offsets)  # distance to the 4 neighbouring nodes
     a = -0.5
-    k = torch.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
-                    torch.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, torch.zeros_like(d)))
-    idx = (base.long().unsqueeze(1) + offsets.long()).clamp(0, nodes - 1)
-    return torch.zeros(len(points), nodes, dtype=points.dtype).scatter_add(1, idx, k)
+    k = xp.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
+                 xp.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, xp.zeros_like(d)))
+    idx = xp.clip(x.astype(base, xp.int64)[:, None] + x.astype(offsets, xp.int64), 0, nodes - 1)
+    return x.scatter_add(xp.zeros((len(points), nodes), dtype=points.dtype), idx, k)
 
 
-def trapezoid(points: torch.Tensor) -> torch.Tensor:
+def trapezoid(points: Array) -> Array:
     """Trapezoid quadrature weights of sorted points (they sum to the span)."""
+    xp = x.namespace(points)
     if len(points) == 1:
-        return torch.full_like(points, 2.0)
-    h = torch.zeros_like(points)
+        return xp.full_like(points, 2.0)
+    h = xp.zeros_like(points)
     h[1:-1] = (points[2:] - points[:-2]) / 2
     h[0] = (points[1] - points[0]) / 2
     h[-1] = (points[-1] - points[-2]) / 2
@@ -53,16 +62,17 @@ def hidden_layers(nodes: Params) -> int:
     return len(nodes) // 2 - 1
 
 
-def sample(nodes: Params, points: list[torch.Tensor]) -> Params:
+def sample(nodes: Params, points: list[Array]) -> Params:
     """Network weights at the width given by `points` (one sorted tensor per hidden layer).
 
     Uniform points at the node count itself skip the interpolation (it is the identity there)
     and only apply the quadrature: that is every full-width decode.
     """
     g = nodes[0].shape[-1]
-    same = [len(p) == g and torch.equal(p, uniform(g)) for p in points]
-    mats = [None if s else cubic_matrix(g, p).to(nodes[0]) for s, p in zip(same, points)]
-    quad = [(trapezoid(p) * (g - 1) / 2).to(nodes[0]) for p in points]  # 1 per interior channel at width g
+    xp = x.namespace(nodes[0])
+    same = [len(p) == g and bool((p == uniform(g, xp)).all()) for p in points]
+    mats = [None if s else x.like(cubic_matrix(g, p), nodes[0]) for s, p in zip(same, points)]
+    quad = [x.like(trapezoid(p) * (g - 1) / 2, nodes[0]) for p in points]  # 1 per interior channel at width g
     out = []
     for i in range(0, len(nodes), 2):
         w, b = nodes[i], nodes[i + 1]
@@ -73,18 +83,19 @@ def sample(nodes: Params, points: list[torch.Tensor]) -> Params:
         if layer > 0:  # continuous input axis: interpolate, then integrate
             if mats[layer - 1] is not None:
                 w = mats[layer - 1] @ w
-            w = w * quad[layer - 1].unsqueeze(-1)
+            w = w * quad[layer - 1][:, None]
         out += [w, b]
     return out
 
 
-def at_points(n: int, depth: int) -> list[torch.Tensor]:
-    return [uniform(n) for _ in range(depth)]
+def at_points(n: int, depth: int, xp: ModuleType = np) -> list[Array]:
+    return [uniform(n, xp) for _ in range(depth)]
 
 
 def as_weights(nodes: Params, width: int | None = None) -> Params:
     """The network a node grid stands for, at its own width or at `width` channels (a preview)."""
-    return sample(nodes, at_points(nodes[0].shape[-1] if width is None else width, hidden_layers(nodes)))
+    return sample(nodes, at_points(nodes[0].shape[-1] if width is None else width, hidden_layers(nodes),
+                                   x.namespace(nodes[0])))
 
 
 def node_values(values: Params, power: int = 1) -> Params:
@@ -94,31 +105,31 @@ def node_values(values: Params, power: int = 1) -> Params:
     each scaled by the quadrature weight.
     """
     g = values[0].shape[-1]
-    q = (trapezoid(uniform(g)) * (g - 1) / 2).to(values[0]) ** power
+    q = x.like(trapezoid(uniform(g, x.namespace(values[0]))) * (g - 1) / 2, values[0]) ** power
     out = list(values)
     for layer in range(1, hidden_layers(values) + 1):
-        out[2 * layer] = values[2 * layer] / q.unsqueeze(-1)
+        out[2 * layer] = values[2 * layer] / q[:, None]
     return out
 
 
 def resample_nodes(nodes: Params, n: int) -> Params:
     """The node grid of the width-n network: the same weight function, sampled at n nodes."""
-    return node_values(sample(nodes, at_points(n, hidden_layers(nodes))))
+    return node_values(sample(nodes, at_points(n, hidden_layers(nodes), x.namespace(nodes[0]))))
 
 
-def nearest(nodes: int, n: int) -> torch.Tensor:
-    """For each of n uniform points, the nearest of `nodes` uniform nodes, in integer arithmetic
-    (ties to the upper node) so every machine agrees."""
+def nearest(nodes: int, n: int, xp: ModuleType = np) -> Array:
+    """For each of n uniform points, the nearest of `nodes` uniform nodes (int64), in integer
+    arithmetic (ties to the upper node) so every machine agrees."""
     if n == 1:
-        return torch.tensor([(nodes - 1) // 2])
-    i = torch.arange(n)
+        return xp.asarray([(nodes - 1) // 2], dtype=xp.int64)
+    i = xp.arange(n, dtype=xp.int64)
     return (2 * i * (nodes - 1) + (n - 1)) // (2 * (n - 1))
 
 
-def take_nearest(tensors: list[torch.Tensor], n: int) -> list[torch.Tensor]:
+def take_nearest(tensors: list[Array], n: int) -> list[Array]:
     """Masks or step sizes of the width-n network: each entry copied from its nearest node."""
     g = tensors[0].shape[-1]
-    idx = nearest(g, n).to(tensors[0].device)
+    idx = x.on(nearest(g, n), tensors[0])
     depth = hidden_layers(tensors)
     out = []
     for i in range(0, len(tensors), 2):

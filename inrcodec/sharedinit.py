@@ -4,32 +4,39 @@ One .npz holds the architecture and a ladder of pruning levels. Level k keeps th
 weights that survived k rounds of global magnitude pruning (masks are nested), with the
 values MAML re-trained at that density and Meta-SGD's learned per-parameter step sizes.
 The masks ship with the codec, so a bitstream spends no bits on where the weights are.
+A loaded init holds numpy arrays (all a decoder needs); `to(device)` gives the torch tensors
+that fitting and training differentiate through.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .integral import resample_nodes, take_nearest
 from .siren import Params, SirenSpec
+from .xp import Array, is_torch
 
 SPARSE_INIT = "sparse-siren-t32-v1"  # fixed width: representation 1 (the default of inrcodec 0.1-0.2)
 INTEGRAL_INIT = "integral-siren-t32-v1"  # continuous width: representation 2
 DEFAULT_INIT = INTEGRAL_INIT  # beat SPARSE_INIT at every rate on val (training/tune.py, docs/design.md)
 
 
-def weight_density(masks: list[torch.Tensor]) -> float:
+def weight_density(masks: list[Array]) -> float:
     """Fraction of weights (not biases: masks[1::2]) that survive."""
-    return float(sum(m.sum() for m in masks[0::2]) / sum(m.numel() for m in masks[0::2]))
+    return float(sum(m.sum() for m in masks[0::2]) / sum(math.prod(m.shape) for m in masks[0::2]))
+
+
+def to_numpy(a: Array) -> np.ndarray:
+    return a.detach().cpu().numpy() if is_torch(a) else np.asarray(a)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class Level:
     """One density of the ladder: init values (pruned entries are 0), masks, inner step sizes."""
 
     values: Params
-    masks: list[torch.Tensor]  # bool, same shapes as values; biases are all True
+    masks: list[Array]  # bool, same shapes as values; biases are all True
     lrs: Params
 
     @property
@@ -68,8 +75,11 @@ class Level:
                      take_nearest(self.lrs, n))
 
     def to(self, device: str) -> Level:
-        return Level([v.to(device) for v in self.values], [m.to(device) for m in self.masks],
-                     [r.to(device) for r in self.lrs])
+        """This level as torch tensors on `device` (from numpy or torch; values kept exactly)."""
+        import torch  # fitting and training only: a decoder stays on numpy
+
+        return Level(*([torch.as_tensor(a, device=device) for a in arrays]
+                       for arrays in (self.values, self.masks, self.lrs)))
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,10 @@ class SharedInit:
         low, high = self.meta.get("widths", (self.spec.hidden, self.spec.hidden))
         return int(low), int(high)
 
+    def to(self, device: str) -> SharedInit:
+        """This init with torch tensors on `device`: what fitting and training differentiate through."""
+        return replace(self, levels=[lv.to(device) for lv in self.levels])
+
     @property
     def checksum(self) -> bytes:
         """First 8 bytes of the file's SHA-256: what a bitstream stores to name this exact init."""
@@ -109,9 +123,9 @@ def save_init(path: Path, name: str, spec: SirenSpec, tile: int, overlap: int,
     arrays["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)
     for k, lv in enumerate(levels):
         for n, v, m, lr in zip(spec.names(), lv.values, lv.masks, lv.lrs):
-            arrays[f"L{k}.{n}.value"] = v.detach().float().numpy()
-            arrays[f"L{k}.{n}.mask"] = m.numpy().astype(np.uint8)
-            arrays[f"L{k}.{n}.lr"] = lr.detach().float().numpy()
+            arrays[f"L{k}.{n}.value"] = to_numpy(v).astype(np.float32)
+            arrays[f"L{k}.{n}.mask"] = to_numpy(m).astype(np.uint8)
+            arrays[f"L{k}.{n}.lr"] = to_numpy(lr).astype(np.float32)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     data = buf.getvalue()
@@ -125,9 +139,9 @@ def _parse(data: bytes) -> SharedInit:
     spec = SirenSpec(**header["spec"])
     levels = []
     for k in range(header["levels"]):
-        get = lambda n, kind: torch.from_numpy(z[f"L{k}.{n}.{kind}"].copy())  # noqa: E731
+        get = lambda n, kind: z[f"L{k}.{n}.{kind}"].copy()  # noqa: E731
         levels.append(Level(values=[get(n, "value") for n in spec.names()],
-                            masks=[get(n, "mask").bool() for n in spec.names()],
+                            masks=[get(n, "mask").astype(bool) for n in spec.names()],
                             lrs=[get(n, "lr") for n in spec.names()]))
     return SharedInit(name=header["name"], spec=spec, tile=header["tile"], overlap=header["overlap"],
                       levels=levels, sha256=hashlib.sha256(data).hexdigest(), meta=header["meta"])

@@ -3,16 +3,21 @@
 Parameters are plain tensors with a leading tile dimension so that the encoder (which
 fits every tile at once) and the meta-trainer (which fits a batch of training tiles at
 once) share a single forward pass, and so that per-tile weights never need nn.Module
-copies.
+copies. Arrays are numpy (decoding) or torch (fitting): see xp.py.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from . import xp as x
+from .xp import Array
 
-Params = list[torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+
+Params = list[Array]
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,12 @@ class SirenSpec:
 
 
 def siren_init(spec: SirenSpec, generator: torch.Generator | None = None) -> Params:
-    """SIREN's uniform init (Sitzmann et al. 2020): first layer U(-1/n, 1/n), others scaled by 1/w0."""
+    """SIREN's uniform init (Sitzmann et al. 2020): first layer U(-1/n, 1/n), others scaled by 1/w0.
+
+    Torch tensors, imported here: only training draws a fresh network, never a decoder.
+    """
+    import torch
+
     params: Params = []
     shapes = spec.shapes()
     for i in range(0, len(shapes), 2):
@@ -52,16 +62,17 @@ def siren_init(spec: SirenSpec, generator: torch.Generator | None = None) -> Par
     return params
 
 
-def siren_forward(params: Params, coords: torch.Tensor, spec: SirenSpec) -> torch.Tensor:
+def siren_forward(params: Params, coords: Array, spec: SirenSpec) -> Array:
     """Evaluate per-tile networks. coords (T or 1, P, 2) in [-1, 1]; params with leading dim T.
 
-    w0 is folded into each sine layer's weights so every layer is one fused baddbmm: half
-    the time of matmul + add + scale on a 2-core CPU.
+    w0 is folded into each sine layer's weights so every layer is one fused affine map (torch's
+    baddbmm: half the time of matmul + add + scale on a 2-core CPU).
     """
+    xp = x.namespace(coords, params[0])
     n = params[0].shape[0]
-    h = coords.expand(n, -1, -1) if coords.shape[0] != n else coords
+    h = xp.broadcast_to(coords, (n, *coords.shape[1:])) if coords.shape[0] != n else coords
     for i in range(0, len(params) - 2, 2):
         w, b = params[i], params[i + 1]
-        h = torch.sin(torch.baddbmm((spec.w0 * b).unsqueeze(-2), h, spec.w0 * w))
+        h = xp.sin(x.affine((spec.w0 * b)[..., None, :], h, spec.w0 * w))
     w, b = params[-2], params[-1]
-    return torch.baddbmm((b + 0.5).unsqueeze(-2), h, w)  # targets are RGB in [0, 1]: centred
+    return x.affine((b + 0.5)[..., None, :], h, w)  # targets are RGB in [0, 1]: centred

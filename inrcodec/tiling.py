@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-Sampling = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # coords (T, P, 2), weights (T, P), indices (T, P)
+from .xp import Array
+
+Sampling = tuple[Array, Array, Array]  # coords (T, P, 2), weights (T, P), indices (T, P): numpy, or torch to fit
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -120,6 +121,4 @@ def _pack(ys: list, xs: list, out_w: int) -> Sampling:
             coords[t, :ny, :nx, 1] = lx[None, :]
             weights[t, :ny, :nx] = wy[:, None] * wx[None, :]
             index[t, :ny, :nx] = iy[:, None] * out_w + ix[None, :]
-    return (torch.from_numpy(coords.reshape(n, -1, 2)),
-            torch.from_numpy(weights.reshape(n, -1)),
-            torch.from_numpy(index.reshape(n, -1)))
+    return coords.reshape(n, -1, 2), weights.reshape(n, -1), index.reshape(n, -1)

@@ -13,7 +13,7 @@ from PIL import Image
 
 import inrcodec
 from inrcodec.alloc import tune_allocator
-from inrcodec.codec import symbols_sha256
+from inrcodec.decoder import symbols_sha256
 from inrcodec.metrics import psnr
 
 HERE = Path(__file__).resolve().parent.parent / "bitstreams" / "conformance"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from inrcodec.bitstream import write_stream
-from inrcodec.codec import decode_tensors
+from inrcodec.decoder import decode_tensors
 
 CONFORMANCE = Path(__file__).resolve().parent.parent / "bitstreams" / "conformance"
 

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 import inrcodec
-from inrcodec import cli, codec
+from inrcodec import cli, decoder, encoder
 from inrcodec.errors import ImageError, ImageWarning
 from inrcodec.example import synthetic_image
 from inrcodec.images import load_image
@@ -33,7 +33,7 @@ def no_work(monkeypatch):
     """Fail the test if the CLI loads an image, fits or decodes."""
     def boom(*args, **kwargs):
         raise AssertionError("work started before the up-front checks")
-    for module, name in ((cli, "load_image"), (codec, "encode"), (codec, "decode")):
+    for module, name in ((cli, "load_image"), (encoder, "encode"), (decoder, "decode")):
         monkeypatch.setattr(module, name, boom)
 
 
@@ -309,8 +309,8 @@ def test_multi_frame_input_warns_that_only_the_first_frame_is_encoded(run, tmp_p
 def test_torch_allocation_failure_is_one_line(run, png, inr, tmp_path, monkeypatch, message):
     def oom(*args, **kwargs):
         raise RuntimeError(message)
-    monkeypatch.setattr(codec, "encode", oom)
-    monkeypatch.setattr(codec, "decode", oom)
+    monkeypatch.setattr(encoder, "encode", oom)
+    monkeypatch.setattr(decoder, "decode", oom)
     assert_clean_error(run("encode", png, tmp_path / "o.inr"), "out of memory")
     assert_clean_error(run("decode", inr, tmp_path / "o.png"), "out of memory")
     assert not (tmp_path / "o.inr").exists() and not (tmp_path / "o.png").exists()
@@ -319,6 +319,6 @@ def test_torch_allocation_failure_is_one_line(run, png, inr, tmp_path, monkeypat
 def test_other_runtime_errors_stay_bugs(run, inr, tmp_path, monkeypatch):
     def bug(*args, **kwargs):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
-    monkeypatch.setattr(codec, "decode", bug)
+    monkeypatch.setattr(decoder, "decode", bug)
     r = run("decode", inr, tmp_path / "o.png")
     assert isinstance(r.exception, RuntimeError) and "shapes" in str(r.exception)

@@ -22,16 +22,16 @@ def out(params, coords=tile_coords(8)) -> torch.Tensor:
 
 
 def test_cubic_resampling_is_exact_at_the_nodes_and_reproduces_quadratics():
-    assert torch.allclose(cubic_matrix(7, uniform(7)), torch.eye(7), atol=1e-6)
+    assert torch.allclose(cubic_matrix(7, uniform(7, torch)), torch.eye(7), atol=1e-6)
     points = torch.linspace(-0.75, 0.5, 23)  # all four neighbours inside, away from the replicated border
     a = cubic_matrix(9, points)
     assert torch.allclose(a.sum(1), torch.ones(23), atol=1e-6)
-    x = uniform(9)
+    x = uniform(9, torch)
     assert torch.allclose(a @ (x ** 2 - 3 * x), points ** 2 - 3 * points, atol=1e-5)
 
 
 def test_quadrature_and_partition_span_the_axis():
-    for pts in (uniform(2), uniform(13), partition(torch.tensor([0.3, -2.0, 1.0, 0.1]))):
+    for pts in (uniform(2, torch), uniform(13, torch), partition(torch.tensor([0.3, -2.0, 1.0, 0.1]))):
         assert abs(float(trapezoid(pts).sum()) - 2.0) < 1e-6
     p = partition(torch.tensor([0.3, -2.0, 1.0, 0.1]))
     assert p[0] == -1 and abs(float(p[-1]) - 1) < 1e-6 and bool((p.diff() > 0).all())
@@ -40,11 +40,11 @@ def test_quadrature_and_partition_span_the_axis():
 def test_a_converted_network_samples_back_exactly_at_full_width_and_scales_to_any_width():
     values = net()
     nodes = node_values(values)
-    full = sample(nodes, [uniform(SPEC.hidden)] * SPEC.depth)
+    full = sample(nodes, [uniform(SPEC.hidden, torch)] * SPEC.depth)
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(full, values))
-    narrow = sample(nodes, [uniform(5)] * SPEC.depth)
+    narrow = sample(nodes, [uniform(5, torch)] * SPEC.depth)
     assert [tuple(t.shape) for t in narrow] == [tuple(s) for s in SirenSpec(hidden=5, depth=3).shapes()]
-    batched = sample([torch.stack([v, 2 * v]) for v in nodes], [uniform(5)] * SPEC.depth)
+    batched = sample([torch.stack([v, 2 * v]) for v in nodes], [uniform(5, torch)] * SPEC.depth)
     assert all(torch.allclose(b[0], t, atol=1e-6) for b, t in zip(batched, narrow))
 
 

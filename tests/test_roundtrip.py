@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import bitstream, codec
+from inrcodec import bitstream, decoder
 
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
@@ -33,7 +33,7 @@ def test_decode_is_deterministic(stream):
 
 
 def test_container_rewrites_identically(stream):
-    parsed, tensors = codec.decode_tensors(stream)
+    parsed, tensors = decoder.decode_tensors(stream)
     assert bitstream.write_stream(parsed.header, tensors) == stream
 
 
@@ -114,6 +114,6 @@ def test_accepts_greyscale_array():
 def test_presets_and_steps_recorded(image):
     data = inrcodec.encode(image, quality=50, preset="fast")
     i = inrcodec.info(data)
-    assert (i.preset, i.steps) == ("fast", codec.PRESETS["fast"])
+    assert (i.preset, i.steps) == ("fast", inrcodec.PRESETS["fast"])
     i = inrcodec.info(inrcodec.encode(image, quality=50, steps=2))
     assert (i.preset, i.steps) == ("custom", 2)

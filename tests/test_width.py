@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 import inrcodec
-from inrcodec import bitstream, codec
+from inrcodec import bitstream, decoder, encoder, tilecoding
 from inrcodec.cli import main
 from inrcodec.example import synthetic_image
 from inrcodec.integral import as_weights, nearest, resample_nodes, sample, take_nearest, uniform
@@ -18,7 +18,7 @@ from inrcodec.metrics import psnr
 from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, load_init
 from inrcodec.tilesiren import TileNetwork
 
-INIT = load_init(INTEGRAL_INIT)
+INIT = load_init(INTEGRAL_INIT).to("cpu")  # torch tensors, as the encoder and training use them
 G = INIT.spec.hidden
 
 
@@ -39,9 +39,9 @@ def narrow(picture) -> bytes:
 
 
 def test_nearest_node_map_is_exact_integer_and_spans_the_axis():
-    assert nearest(G, G).tolist() == list(range(G))
+    assert nearest(G, G, torch).tolist() == list(range(G))
     for n in (1, 2, 7, 12, 20, 31):
-        idx = nearest(G, n)
+        idx = nearest(G, n, torch)
         assert idx.dtype == torch.int64 and len(idx) == n
         assert bool((idx.diff() >= 0).all()) and 0 <= int(idx.min()) and int(idx.max()) <= G - 1
         exact = torch.arange(n, dtype=torch.float64) * (G - 1) / max(n - 1, 1) if n > 1 else torch.tensor([15.5])
@@ -65,23 +65,23 @@ def test_nodes_resampled_to_their_own_width_give_the_same_network():
     nodes = INIT.levels[0].values
     again = resample_nodes(nodes, G)
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(again, nodes))
-    assert all(torch.equal(a, b) for a, b in zip(as_weights(nodes), sample(nodes, [uniform(G)] * 3)))
+    assert all(torch.equal(a, b) for a, b in zip(as_weights(nodes), sample(nodes, [uniform(G, torch)] * 3)))
     assert [t.shape[-1] for t in take_nearest(INIT.levels[0].masks, 9)[:-2]] == [9] * 6
 
 
 def test_narrow_stream_is_version_2_with_its_width_and_fewer_symbols(picture, narrow):
     i = inrcodec.info(narrow)
     assert (i.version, i.representation, i.network_width, i.level, i.init_name) == (2, 2, 20, 3, INTEGRAL_INIT)
-    assert i.preview_min == round(codec.PREVIEW_FRACTION * 20)
+    assert i.preview_min == round(encoder.PREVIEW_FRACTION * 20)
     full = TileNetwork.of(INIT, 3)
-    parsed, tensors = codec.decode_tensors(narrow)
-    assert sum(t.symbols.size for t in tensors) < 0.5 * sum(codec.tilesiren.symbol_counts(full, parsed.grid))
+    parsed, tensors = decoder.decode_tensors(narrow)
+    assert sum(t.symbols.size for t in tensors) < 0.5 * sum(tilecoding.symbol_counts(full, parsed.grid))
 
 
 def test_narrow_stream_round_trips_exactly_and_deterministically(picture, narrow):
     again = inrcodec.encode(picture, bpp=1.5, steps=6, network_width=20, level=3, scalable=True)
     assert again == narrow  # the scalable fit's random widths are seeded
-    parsed, tensors = codec.decode_tensors(narrow)
+    parsed, tensors = decoder.decode_tensors(narrow)
     assert bitstream.write_stream(parsed.header, tensors) == narrow
     out = inrcodec.decode(narrow)
     assert out.shape == picture.shape and np.array_equal(out, inrcodec.decode(narrow))
@@ -95,17 +95,17 @@ def test_previews_decode_at_fewer_channels_any_size(picture, narrow):
     assert psnr(half, picture) > 10
     assert inrcodec.decode(narrow, width_fraction=1.0).tobytes() == full.tobytes()
     assert inrcodec.decode(narrow, scale=2, width_fraction=0.3).shape == (128, 160, 3)
-    assert codec.preview_width(20, 0.5) == 10 and codec.preview_width(20, 0.01) == 1
+    assert decoder.preview_width(20, 0.5) == 10 and decoder.preview_width(20, 0.01) == 1
 
 
 def test_rate_table_and_explicit_choices(picture):
-    assert codec.choose_network(INIT, 0.3, 16, 2) == (16, 2)
+    assert encoder.choose_network(INIT, 0.3, 16, 2) == (16, 2)
     for rate in (0.05, 0.3, 0.8, 4.0):
-        width, level = codec.choose_network(INIT, rate, None, None)
+        width, level = encoder.choose_network(INIT, rate, None, None)
         low, high = INIT.meta["widths"]
         assert low <= width <= high and 0 <= level < len(INIT.levels)
     with pytest.raises(inrcodec.UsageError, match="network width"):
-        codec.choose_network(INIT, 0.5, high + 1, None)
+        encoder.choose_network(INIT, 0.5, high + 1, None)
     with pytest.raises(inrcodec.UsageError, match="fixed width"):
         inrcodec.encode(picture, bpp=1.0, steps=1, init=SPARSE_INIT, network_width=20)
     with pytest.raises(inrcodec.UsageError, match="scalable"):

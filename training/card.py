@@ -16,7 +16,7 @@ def card(path: Path, reproduce: str) -> str:
         f"# Init card: `{init.name}`", "",
         f"- **File**: `{path.name}`, {path.stat().st_size:,} bytes, sha256 `{init.sha256}`",
         f"- **Architecture**: per-tile SIREN 2 → {s.hidden} × {s.depth} (sine, w0 = {s.w0:g}) → 3 (linear), "
-        f"{sum(v.numel() for v in init.levels[0].values):,} parameters; tiles of {init.tile} px with "
+        f"{sum(v.size for v in init.levels[0].values):,} parameters; tiles of {init.tile} px with "
         f"{init.overlap} px overlap (networks see {m['tile_px']}×{m['tile_px']} px).",
         codec_use(m, len(init.levels)),
         f"- **Data**: {m['data']}.",

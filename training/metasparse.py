@@ -250,7 +250,7 @@ def train(args) -> None:
     val = np.load(args.val)[: args.val_tiles]
     start, views, val_views = None, None, (plain,)
     if args.start:  # continue from another init's dense level, as integral nodes
-        start = integral_level(load_init_file(args.start).levels[0], spec)
+        start = integral_level(load_init_file(args.start).levels[0].to("cpu"), spec)
     if args.min_width:  # one node grid for every width: each outer step trains a random one
         # the sandwich rule (slimmable networks): full width every step, plus a random narrower one
         views = lambda rng: [width_view(spec.hidden), width_view(int(rng.integers(args.min_width, spec.hidden)))]  # noqa: E731

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inrcodec import codec
+from inrcodec import decoder, encoder
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
 from inrcodec.sharedinit import load_init_file, save_init
@@ -33,9 +33,9 @@ def rd_points(init_path: str, level: int, pixels: np.ndarray, steps: int, lr: fl
     h, w, _ = pixels.shape
     out = []
     for bpp in rates:  # the fit depends on the target, as in `inrcodec encode --bpp`
-        data = codec.analyse(pixels, bpp=bpp, steps=steps, level=level, lr=lr, init=init_path,
+        data = encoder.analyse(pixels, bpp=bpp, steps=steps, level=level, lr=lr, init=init_path,
                              network_width=width).compress(bpp=bpp)
-        out.append((8 * len(data) / (h * w), psnr(codec.decode(data, init=init_path), pixels)))
+        out.append((8 * len(data) / (h * w), psnr(decoder.decode(data, init=init_path), pixels)))
     return out
 
 
@@ -62,8 +62,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--levels", type=int, nargs="+")
     ap.add_argument("--widths", type=int, nargs="+", help="integral init: tile network widths to try")
-    ap.add_argument("--lrs", type=float, nargs="+", default=[codec.FIT_LR])
-    ap.add_argument("--steps", type=int, default=codec.PRESETS["default"])
+    ap.add_argument("--lrs", type=float, nargs="+", default=[encoder.FIT_LR])
+    ap.add_argument("--steps", type=int, default=encoder.PRESETS["default"])
     ap.add_argument("--rates", type=float, nargs="+", default=[0.25, 0.5, 1.0])
     ap.add_argument("--policy-file", type=Path, help="integral init: write the three policies and all scores here")
     ap.add_argument("--write", action="store_true", help="store the choice in the init")

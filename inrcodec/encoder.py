@@ -1,11 +1,11 @@
-"""The public codec: encode(image) -> bytes and decode(bytes) -> pixels, with rate control.
+"""Encoding: fit an image's tile networks (torch), then code them at a target rate.
 
-Orchestration only: fitting and rendering live in tilesiren.py, quantization in quant.py,
-entropy coding in entropy.py, bytes in bitstream.py.
+`analyse` fits once (fitting.py); `Analysis.compress` quantizes and codes the fit
+(tilecoding.py) at a step found by rate control. Decoding (decoder.py) never imports this
+module, so it runs without torch.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import time
@@ -16,23 +16,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import alloc, tilesiren
-from .bitstream import (FORMAT_VERSION, StreamHeader, TileSettings, pack_settings, read_header, read_payload,
-                        unpack_settings, write_stream)
-from .entropy import CodedTensor, make_coded
-from .errors import BitstreamError, ImageError, UsageError
+from . import alloc
+from .bitstream import StreamHeader, TileSettings, pack_settings, write_stream
+from .entropy import make_coded
+from .errors import ImageError, UsageError
+from .fitting import fit
 from .images import load_image, to_rgb8
-from .sharedinit import DEFAULT_INIT, SharedInit, load_init, open_init
-from .tilesiren import TileNetwork
+from .presets import MAX_ENCODE_PIXELS, PRESET_CODES, PRESETS
+from .sharedinit import DEFAULT_INIT, SharedInit, open_init
+from .tilecoding import Fitted, quantize_fit, symbol_counts
+from .tilesiren import TileNetwork, grid_for
 
-PRESETS = {"fast": 10, "default": 40, "slow": 100}  # fitting steps
-PRESET_CODES = {"custom": 0, "fast": 1, "default": 2, "slow": 3}
 FIT_LR = 2e-3
-MAX_OUTPUT_PIXELS = 64 * 1024 * 1024  # decode memory guard (~0.8 GB of float32 RGB)
-MAX_ENCODE_PIXELS = 6_000_000  # fitting peaks at ~1.5 GB per megapixel (0.9 GB for Kodak)
 MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
-PREVIEW_FRACTION = 0.25  # --scalable fits previews down to this fraction of the coded width
-PREVIEW_DEFAULT = 0.5  # decode --preview: half the channels
+PREVIEW_FRACTION = 0.25  # scalable streams are fitted for previews down to this fraction of the coded width
 BPP_TOLERANCE = 0.10
 DEFAULT_ROUNDING = 0.5  # plain rounding
 MIN_ROUNDING = 0.05
@@ -58,31 +55,8 @@ def nominal_bpp(bpp: float | None = None, quality: float | None = None) -> float
 def quality_to_index(quality: float) -> int:
     """Quality 0..100 -> global step index: +10 quality halves every quantization step."""
     if not 0 <= quality <= 100:
-        raise UsageError("--quality must be between 0 and 100")
+        raise UsageError("quality must be between 0 and 100")
     return int(round(1.6 * quality)) + 272  # quality 50 is about 0.24 bpp on val images
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    """What `inrcodec info` prints: the header, decoded, plus size and rate."""
-
-    version: int
-    representation: int
-    height: int
-    width: int
-    init_name: str
-    init_checksum: str
-    level: int
-    steps: int
-    preset: str
-    bytes: int
-    tensors: int
-    network_width: int  # hidden channels of every tile network
-    preview_min: int  # representation 2: fitted for decodes down to this width (0: not fitted for it)
-
-    @property
-    def bpp(self) -> float:
-        return 8 * self.bytes / (self.height * self.width)
 
 
 def _as_pixels(image) -> np.ndarray:
@@ -107,7 +81,7 @@ def pick_device(device: str) -> str:
     if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
         raise UsageError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but no CUDA GPU is available")
+        raise UsageError(f"device {device} asked for, but no CUDA GPU is available")
     return device
 
 
@@ -143,11 +117,11 @@ class Analysis:
     """A fitted image, ready to be coded at any rate: fitting once serves every target."""
 
     header: StreamHeader
-    fitted: tilesiren.Fitted
+    fitted: Fitted
     seconds: float  # time spent fitting
 
     def stream(self, index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
-        return write_stream(self.header, tilesiren.quantize_fit(self.fitted, index, rounding))
+        return write_stream(self.header, quantize_fit(self.fitted, index, rounding))
 
     def compress(self, bpp: float | None = None, quality: float | None = None) -> bytes:
         """.inr bytes at a target rate (bits per pixel of the whole file, within 10%) or a quality 0..100."""
@@ -191,25 +165,25 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
-    shared = open_init(init or DEFAULT_INIT)
+    shared = open_init(init or DEFAULT_INIT).to("cpu")  # torch tensors: at_width is fitted math
     if scalable and not shared.integral:
-        raise UsageError(f"--scalable needs an integral init such as {DEFAULT_INIT}; {shared.name} has a fixed width")
+        raise UsageError(f"scalable needs an integral init such as {DEFAULT_INIT}; {shared.name} has a fixed width")
     width, lvl = choose_network(shared, nominal_bpp(bpp, quality), network_width, level)
     net = TileNetwork.of(shared, lvl, width)
     preview_min = max(1, round(PREVIEW_FRACTION * width)) if scalable else 0
     settings = TileSettings(lvl, n_steps, PRESET_CODES[preset if steps is None else "custom"], width, preview_min)
     header = StreamHeader(net.representation, h, w, shared.name, shared.checksum,
                           pack_settings(net.representation, settings))
-    grid = tilesiren.grid_for(shared, h, w)
+    grid = grid_for(shared, h, w)
     if bpp is not None:  # the header alone is a floor on the rate: say so before spending time
-        empty = [make_coded(np.zeros(n, np.int32), 0) for n in tilesiren.symbol_counts(net, grid)]
+        empty = [make_coded(np.zeros(n, np.int32), 0) for n in symbol_counts(net, grid)]
         floor = 8 * len(write_stream(header, empty)) / (h * w)
         if floor > (1 + BPP_TOLERANCE) * bpp:
             raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
     device = pick_device(device)
     t0 = time.perf_counter()
     lam = rate_weight(bpp, quality) if weight is None else weight
-    fitted = tilesiren.fit(net, grid, pixels, n_steps, lr, lam, device, progress, preview_min)
+    fitted = fit(net, grid, pixels, n_steps, lr, lam, device, progress, preview_min)
     return Analysis(header, fitted, time.perf_counter() - t0)
 
 
@@ -261,149 +235,3 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int)
         raise UsageError(f"cannot reach {8 * target_bytes / pixels:.3f} bpp within 10% for this image: "
                          f"nearest is {8 * size(*key) / pixels:.3f} bpp (reachable {lo_bpp:.3f}..{hi_bpp:.3f})")
     return cache[key]
-
-
-@dataclass(frozen=True)
-class ParsedStream:
-    """A validated header and what it implies, before any payload is decoded."""
-
-    header: StreamHeader
-    settings: TileSettings
-    init: SharedInit
-    net: TileNetwork
-    records: list
-    offset: int
-
-    @property
-    def grid(self) -> tilesiren.TileGrid:
-        return tilesiren.grid_for(self.init, self.header.height, self.header.width)
-
-
-def parse(data: bytes, init: str | None = None) -> ParsedStream:
-    """Parse and validate the header against the init it names (shipped), or against `init`
-    (an .npz path, for streams made with a research init).
-
-    Every field must be one the encoder can write (FORMAT.md, "What a decoder must check"):
-    a hostile stream with a valid CRC may otherwise name files, sizes or widths that crash,
-    exhaust or silently blacken the decoder.
-    """
-    header, records, offset = read_header(data)
-    settings = unpack_settings(header.representation, header.settings)
-    h, w = header.height, header.width
-    if h * w > MAX_ENCODE_PIXELS:  # before any allocation: the encoder never makes more
-        raise BitstreamError(f"stream claims a {w}x{h} image, larger than inrcodec makes "
-                             f"(limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels)")
-    if settings.preset not in PRESET_CODES.values():
-        raise BitstreamError(f"unknown preset code {settings.preset} in .inr header")
-    try:  # a name in a stream only ever selects a shipped init; paths come from the caller alone
-        shared = load_init(header.init_name) if init is None else open_init(init)
-    except (FileNotFoundError, ValueError):
-        raise BitstreamError(f"stream was made with init {header.init_name!r}, which this inrcodec "
-                             "does not ship") from None
-    if shared.name != header.init_name or shared.checksum != header.init_checksum:
-        raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
-                             f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
-    if settings.level >= len(shared.levels):
-        raise BitstreamError(f"stream uses level {settings.level}, init has {len(shared.levels)}")
-    integral = header.representation == tilesiren.INTEGRAL
-    if integral != shared.integral:
-        raise BitstreamError(f"representation {header.representation} does not match init {shared.name}")
-    if integral:
-        low, high = shared.widths
-        if settings.width != shared.spec.hidden and not low <= settings.width <= high:
-            raise BitstreamError(f"stream uses {settings.width} channels, init {shared.name} serves {low}..{high}")
-        if settings.preview_min > settings.width:
-            raise BitstreamError(f"stream was fitted for previews of {settings.preview_min} channels, "
-                                 f"more than its {settings.width}")
-    net = TileNetwork.of(shared, settings.level, settings.width if integral else None)
-    if len(records) != len(net.level.masks):
-        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(net.level.masks)}")
-    return ParsedStream(header, settings, shared, net, records, offset)
-
-
-def decode_tensors(data: bytes, init: str | None = None,
-                   parsed: ParsedStream | None = None) -> tuple[ParsedStream, list[CodedTensor]]:
-    """Everything in a stream before any float is computed: the parsed header and the coded tensors."""
-    p = parsed or parse(data, init)
-    return p, read_payload(data, p.records, p.offset, tilesiren.symbol_counts(p.net, p.grid))
-
-
-def symbols_sha256(data: bytes) -> str:
-    """SHA-256 of the entropy-decoded symbols: bit-exact on every machine, unlike float pixels."""
-    tensors = decode_tensors(bytes(data))[1]
-    return hashlib.sha256(b"".join(t.symbols.astype("<i4").tobytes() for t in tensors)).hexdigest()
-
-
-def info(data: bytes, init: str | None = None) -> StreamInfo:
-    p = parse(data, init)
-    s, h = p.settings, p.header
-    names = {v: k for k, v in PRESET_CODES.items()}
-    return StreamInfo(data[4], h.representation, h.height, h.width, h.init_name, h.init_checksum.hex(), s.level,
-                      s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.net.width, s.preview_min)
-
-
-def preview_width(coded: int, fraction: float) -> int:
-    """Channels a preview evaluates: the fraction of the coded width, rounded, at least 1."""
-    if not 0 < fraction <= 1:
-        raise UsageError("width fraction must be in (0, 1]")
-    return max(1, round(fraction * coded))
-
-
-def output_size(height: int, width: int, resolution: int | None = None, out_width: int | None = None,
-                out_height: int | None = None, scale: float | None = None) -> tuple[int, int]:
-    """Output (height, width): native, long side = resolution, explicit sides, or a scale factor.
-
-    Giving only one of width/height keeps the aspect ratio.
-    """
-    given = sum(x is not None for x in (resolution, scale)) + (out_width is not None or out_height is not None)
-    if given > 1:
-        raise UsageError("give only one of resolution, width/height, scale")
-    if resolution is not None:
-        if resolution <= 0:
-            raise UsageError("resolution must be positive")
-        f = resolution / max(height, width)
-        oh, ow = max(1, round(height * f)), max(1, round(width * f))
-    elif scale is not None:
-        if not scale > 0 or not math.isfinite(scale):
-            raise UsageError("scale must be a positive number")
-        oh, ow = max(1, round(height * scale)), max(1, round(width * scale))
-    elif out_width is not None or out_height is not None:
-        if (out_width is not None and out_width <= 0) or (out_height is not None and out_height <= 0):
-            raise UsageError("width and height must be positive")
-        oh = out_height if out_height is not None else max(1, round(height * out_width / width))
-        ow = out_width if out_width is not None else max(1, round(width * out_height / height))
-    else:
-        oh, ow = height, width
-    if oh * ow > MAX_OUTPUT_PIXELS or max(oh, ow) > 65535:
-        raise UsageError(f"output of {ow}x{oh} pixels is too large (limit {MAX_OUTPUT_PIXELS // 2**20} "
-                         "megapixels, 65535 per side)")
-    return oh, ow
-
-
-def decode(data: bytes, resolution: int | None = None, *, width: int | None = None,
-           height: int | None = None, scale: float | None = None, init: str | None = None,
-           width_fraction: float = 1.0) -> np.ndarray:
-    """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; CPU only, deterministic.
-
-    `width_fraction` < 1 evaluates every tile network at that fraction of its coded channels:
-    a faster, softer preview, for streams coded on integral nodes (representation 2).
-    `init` is for streams encoded with a non-shipped init (`analyse(init=path)`): its .npz path.
-    """
-    alloc.tune_allocator()
-    data = bytes(data)
-    p = parse(data, init)
-    oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation
-    channels = preview_width(p.net.width, width_fraction)
-    if channels != p.net.width and not p.net.integral:
-        raise UsageError("this stream was coded at a fixed width (representation 1), so it has no preview: "
-                         "re-encode it with inrcodec 0.3 or later")
-    _, tensors = decode_tensors(data, parsed=p)
-    with torch.no_grad():
-        params = tilesiren.dequantized_params(p.net, p.grid, tensors)
-        out = tilesiren.render(p.net, params, p.grid, oh, ow, width=channels)
-    if not bool(out.isfinite().all()):  # never a silent black image: NaN would clamp to 0
-        raise BitstreamError("stream decodes to non-finite values")
-    return out.clamp_(0, 1).mul_(255).round_().to(torch.uint8).reshape(oh, ow, 3).numpy()
-
-
-__all__ = ["encode", "decode", "analyse", "Analysis", "rate_weight", "info", "StreamInfo", "PRESETS", "FORMAT_VERSION"]

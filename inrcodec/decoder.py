@@ -1,0 +1,186 @@
+"""Decoding: .inr bytes to pixels at any size, with numpy, constriction and Pillow only (no torch).
+
+`parse` validates a header against the init it names, `decode_tensors` entropy-decodes the
+integers, and `decode` evaluates the tile networks (tilesiren.py, on numpy arrays) on the
+output grid. The encoder (encoder.py) fits the same network math on torch tensors.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import alloc
+from .bitstream import StreamHeader, TileSettings, read_header, read_payload, unpack_settings
+from .entropy import CodedTensor
+from .errors import BitstreamError, UsageError
+from .presets import MAX_ENCODE_PIXELS, MAX_OUTPUT_PIXELS, PRESET_CODES
+from .sharedinit import SharedInit, load_init, open_init
+from .tilecoding import dequantized_params, symbol_counts
+from .tilesiren import INTEGRAL, TileGrid, TileNetwork, grid_for, render
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What `inrcodec info` prints: the header, decoded, plus size and rate."""
+
+    version: int
+    representation: int
+    height: int
+    width: int
+    init_name: str
+    init_checksum: str
+    level: int
+    steps: int
+    preset: str
+    bytes: int
+    tensors: int
+    network_width: int  # hidden channels of every tile network
+    preview_min: int  # representation 2: fitted for decodes down to this width (0: not fitted for it)
+
+    @property
+    def bpp(self) -> float:
+        return 8 * self.bytes / (self.height * self.width)
+
+
+@dataclass(frozen=True)
+class ParsedStream:
+    """A validated header and what it implies, before any payload is decoded."""
+
+    header: StreamHeader
+    settings: TileSettings
+    init: SharedInit
+    net: TileNetwork
+    records: list
+    offset: int
+
+    @property
+    def grid(self) -> TileGrid:
+        return grid_for(self.init, self.header.height, self.header.width)
+
+
+def parse(data: bytes, init: str | None = None) -> ParsedStream:
+    """Parse and validate the header against the init it names (shipped), or against `init`
+    (an .npz path, for streams made with a research init).
+
+    Every field must be one the encoder can write (FORMAT.md, "What a decoder must check"):
+    a hostile stream with a valid CRC may otherwise name files, sizes or widths that crash,
+    exhaust or silently blacken the decoder.
+    """
+    header, records, offset = read_header(data)
+    settings = unpack_settings(header.representation, header.settings)
+    h, w = header.height, header.width
+    if h * w > MAX_ENCODE_PIXELS:  # before any allocation: the encoder never makes more
+        raise BitstreamError(f"stream claims a {w}x{h} image, larger than inrcodec makes "
+                             f"(limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels)")
+    if settings.preset not in PRESET_CODES.values():
+        raise BitstreamError(f"unknown preset code {settings.preset} in .inr header")
+    try:  # a name in a stream only ever selects a shipped init; paths come from the caller alone
+        shared = load_init(header.init_name) if init is None else open_init(init)
+    except (FileNotFoundError, ValueError):
+        raise BitstreamError(f"stream was made with init {header.init_name!r}, which this inrcodec "
+                             "does not ship") from None
+    if shared.name != header.init_name or shared.checksum != header.init_checksum:
+        raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
+                             f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
+    if settings.level >= len(shared.levels):
+        raise BitstreamError(f"stream uses level {settings.level}, init has {len(shared.levels)}")
+    integral = header.representation == INTEGRAL
+    if integral != shared.integral:
+        raise BitstreamError(f"representation {header.representation} does not match init {shared.name}")
+    if integral:
+        low, high = shared.widths
+        if settings.width != shared.spec.hidden and not low <= settings.width <= high:
+            raise BitstreamError(f"stream uses {settings.width} channels, init {shared.name} serves {low}..{high}")
+        if settings.preview_min > settings.width:
+            raise BitstreamError(f"stream was fitted for previews of {settings.preview_min} channels, "
+                                 f"more than its {settings.width}")
+    net = TileNetwork.of(shared, settings.level, settings.width if integral else None)
+    if len(records) != len(net.level.masks):
+        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(net.level.masks)}")
+    return ParsedStream(header, settings, shared, net, records, offset)
+
+
+def decode_tensors(data: bytes, init: str | None = None,
+                   parsed: ParsedStream | None = None) -> tuple[ParsedStream, list[CodedTensor]]:
+    """Everything in a stream before any float is computed: the parsed header and the coded tensors."""
+    p = parsed or parse(data, init)
+    return p, read_payload(data, p.records, p.offset, symbol_counts(p.net, p.grid))
+
+
+def symbols_sha256(data: bytes) -> str:
+    """SHA-256 of the entropy-decoded symbols: bit-exact on every machine, unlike float pixels."""
+    tensors = decode_tensors(bytes(data))[1]
+    return hashlib.sha256(b"".join(t.symbols.astype("<i4").tobytes() for t in tensors)).hexdigest()
+
+
+def info(data: bytes, init: str | None = None) -> StreamInfo:
+    p = parse(data, init)
+    s, h = p.settings, p.header
+    names = {v: k for k, v in PRESET_CODES.items()}
+    return StreamInfo(data[4], h.representation, h.height, h.width, h.init_name, h.init_checksum.hex(), s.level,
+                      s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.net.width, s.preview_min)
+
+
+def preview_width(coded: int, fraction: float) -> int:
+    """Channels a preview evaluates: the fraction of the coded width, rounded, at least 1."""
+    if not 0 < fraction <= 1:
+        raise UsageError("width fraction must be in (0, 1]")
+    return max(1, round(fraction * coded))
+
+
+def output_size(height: int, width: int, resolution: int | None = None, out_width: int | None = None,
+                out_height: int | None = None, scale: float | None = None) -> tuple[int, int]:
+    """Output (height, width): native, long side = resolution, explicit sides, or a scale factor.
+
+    Giving only one of width/height keeps the aspect ratio.
+    """
+    given = sum(x is not None for x in (resolution, scale)) + (out_width is not None or out_height is not None)
+    if given > 1:
+        raise UsageError("give only one of resolution, width/height, scale")
+    if resolution is not None:
+        if resolution <= 0:
+            raise UsageError("resolution must be positive")
+        f = resolution / max(height, width)
+        oh, ow = max(1, round(height * f)), max(1, round(width * f))
+    elif scale is not None:
+        if not scale > 0 or not math.isfinite(scale):
+            raise UsageError("scale must be a positive number")
+        oh, ow = max(1, round(height * scale)), max(1, round(width * scale))
+    elif out_width is not None or out_height is not None:
+        if (out_width is not None and out_width <= 0) or (out_height is not None and out_height <= 0):
+            raise UsageError("width and height must be positive")
+        oh = out_height if out_height is not None else max(1, round(height * out_width / width))
+        ow = out_width if out_width is not None else max(1, round(width * out_height / height))
+    else:
+        oh, ow = height, width
+    if oh * ow > MAX_OUTPUT_PIXELS or max(oh, ow) > 65535:
+        raise UsageError(f"output of {ow}x{oh} pixels is too large (limit {MAX_OUTPUT_PIXELS // 2**20} "
+                         "megapixels, 65535 per side)")
+    return oh, ow
+
+
+def decode(data: bytes, resolution: int | None = None, *, width: int | None = None,
+           height: int | None = None, scale: float | None = None, init: str | None = None,
+           width_fraction: float = 1.0) -> np.ndarray:
+    """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; numpy on the CPU, deterministic.
+
+    `width_fraction` < 1 evaluates every tile network at that fraction of its coded channels:
+    a faster, softer preview, for streams coded on integral nodes (representation 2).
+    `init` is for streams encoded with a non-shipped init (`analyse(init=path)`): its .npz path.
+    """
+    alloc.tune_allocator()
+    data = bytes(data)
+    p = parse(data, init)
+    oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation
+    channels = preview_width(p.net.width, width_fraction)
+    if channels != p.net.width and not p.net.integral:
+        raise UsageError("this stream was coded at a fixed width (representation 1), so it has no preview: "
+                         "re-encode it with inrcodec 0.3 or later")
+    _, tensors = decode_tensors(data, parsed=p)
+    out = render(p.net, dequantized_params(p.net, p.grid, tensors), p.grid, oh, ow, width=channels)
+    if not np.isfinite(out).all():  # never a silent black image: NaN would clamp to 0
+        raise BitstreamError("stream decodes to non-finite values")
+    return np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8).reshape(oh, ow, 3)

@@ -1,0 +1,12 @@
+"""What the encoder, the decoder and the command line agree on, without torch: presets and limits.
+
+The decoder checks a stream's preset code and size against what the encoder can write, and
+`inrcodec --help` lists the presets: both must stay free of the encoder's torch import.
+"""
+from __future__ import annotations
+
+PRESETS = {"fast": 10, "default": 40, "slow": 100}  # fitting steps
+PRESET_CODES = {"custom": 0, "fast": 1, "default": 2, "slow": 3}  # as the header stores them
+MAX_OUTPUT_PIXELS = 64 * 1024 * 1024  # decode memory guard (~0.8 GB of float32 RGB)
+MAX_ENCODE_PIXELS = 6_000_000  # fitting peaks at ~1.5 GB per megapixel (0.9 GB for Kodak)
+PREVIEW_DEFAULT = 0.5  # decode --preview: half the channels
