@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import sys
 import time
 import warnings
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import IO, Any, Callable
 
 import click
 
 from . import decoder, presets
+from .batch import Kind, run_batch
+from .bitstream import stream_bytes
 from .errors import ImageWarning, InrCodecError, UsageError
 from .images import check_output, encode_image_file, image_format, load_image, write_output
 
@@ -20,6 +24,10 @@ REPRESENTATIONS = {1: "overlapping tiles of sparse SIRENs, fixed width",
                    2: "overlapping tiles of sparse integral SIRENs, coded on width nodes"}
 # how torch words an allocation failure (CPU, CUDA, MPS); other RuntimeErrors are bugs
 OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate memory|not enough memory", re.IGNORECASE)
+STDIO = Path("-")  # stdin as SRC, stdout as DST
+EXIT_CODES = ("Exit status: 0 done; 1 an image or stream that cannot be read or coded, out of memory, or a "
+              "batch in which a file failed; 2 a usage error (bad option, missing input, unwritable output, "
+              "a setting that cannot be honoured); 130 interrupted.")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -30,24 +38,45 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_paths(src: Path, dst: Path) -> None:
-    """Refuse an output that is the input or cannot be written, before any fitting or decoding."""
+    """Refuse a missing input, and an output that is the input or cannot be written, before any
+    fitting or decoding."""
+    if src != STDIO and not src.exists():
+        raise UsageError(f"no such file: {src}")
+    if dst == STDIO:
+        if _stdout().isatty():
+            raise UsageError("refusing to write binary data to a terminal: redirect stdout or name a file")
+        return
     real = Path(os.path.realpath(dst))  # unlike Path.resolve, no exception for a symlink loop
-    if _same_file(src, dst) or os.path.realpath(src) == real:
+    if src != STDIO and (_same_file(src, dst) or os.path.realpath(src) == real):
         raise UsageError(f"output {dst} is the input file: refusing to overwrite it")
     if not real.parent.is_dir():
         raise UsageError(f"output folder {dst.parent} does not exist")
     check_output(dst)
 
 
-def _read_stream(path: Path) -> bytes:
-    if not path.exists():
-        raise UsageError(f"no such file: {path}")
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory, not an .inr file")
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+def _stdin() -> IO[bytes]:
+    return click.open_file("-", "rb")
+
+
+def _stdout() -> IO[bytes]:
+    return click.open_file("-", "wb")
+
+
+def _read_stream(src: Path) -> bytes:
+    return stream_bytes(_stdin() if src == STDIO else src)
+
+
+def _write(dst: Path, data: bytes) -> None:
+    """All of an output at once, so that an error leaves none of it: to stdout for `-`."""
+    if dst == STDIO:
+        _stdout().write(data)
+        _stdout().flush()
+    else:
+        write_output(dst, data)
+
+
+def _name(dst: Path) -> str:
+    return "<stdout>" if dst == STDIO else str(dst)
 
 
 class _LazyBar:
@@ -89,7 +118,7 @@ class _Command(click.Command):
                 return super().invoke(ctx)
         except InrCodecError as e:
             click.echo(f"inrcodec: error: {e}", err=True)
-            ctx.exit(1)
+            ctx.exit(2 if isinstance(e, UsageError) else 1)
         except (MemoryError, RuntimeError) as e:  # torch reports a failed allocation as a RuntimeError
             if isinstance(e, RuntimeError) and not OUT_OF_MEMORY.search(str(e)):
                 raise
@@ -100,22 +129,66 @@ class _Command(click.Command):
             ctx.exit(130)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(package_name="inrcodec")
 def main() -> None:
     """Neural image codec: each image becomes small changes to a shipped, meta-learned sparse
-    SIREN, and decodes at any resolution.
+    SIREN, and decodes at any resolution. `-` as SRC or DST is stdin or stdout.
 
     \b
       inrcodec encode photo.png photo.inr --bpp 0.5
       inrcodec decode photo.inr big.png --resolution 2048
-      inrcodec info photo.inr
+      inrcodec encode photos/*.png --out-dir coded --jobs 4
+      inrcodec info photo.inr --json
     """
 
 
-@main.command(cls=_Command)
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+def _files_options(f: Callable) -> Callable:
+    """The arguments and options that encode and decode share: SRC DST, or a batch into --out-dir."""
+    for option in reversed([
+        click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path),
+                       metavar="SRC DST | IN... --out-dir DIR"),
+        click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Batch: write DIR/<stem>.inr (encode) or DIR/<stem>.png (decode; see --ext) for every IN."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Batch: local worker processes, the cores divided among them."),
+        click.option("--force", is_flag=True, help="Batch: redo outputs that exist (default: skip them, i.e. resume)."),
+        click.option("--scheduler", metavar="tcp://HOST:8786",
+                     help="Batch: run on a Dask cluster (needs inrcodec[distributed])."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (errors still show)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _code(kind: Kind, inputs: tuple[Path, ...], options: dict[str, Any], quiet: bool,
+          one: Callable[[Path, Path, dict[str, Any], bool], None], out_dir: Path | None, jobs: int,
+          force: bool, scheduler: str | None, ext: str | None = None) -> None:
+    """Code SRC into DST with `one`, or (--out-dir) every input with run_batch: the same options
+    either way, so the two modes cannot drift apart."""
+    if out_dir is None:
+        stray = [flag for flag, given in (("--jobs", jobs != 1), ("--force", force), ("--scheduler", scheduler),
+                                          ("--ext", ext)) if given]
+        if stray:
+            raise UsageError(f"{', '.join(stray)}: only for a batch (--out-dir DIR)")
+        if len(inputs) != 2:
+            raise UsageError(f"give SRC DST, or IN... --out-dir DIR (got {len(inputs)} paths)")
+        _check_paths(*inputs)
+        one(*inputs, options, quiet)
+        return
+    if STDIO in inputs:
+        raise UsageError("- (stdin) cannot be part of a batch: name the files")
+    with _LazyBar(len(inputs), f"{kind[:-1]}ing", quiet) as bar:
+        result = run_batch(kind, inputs, out_dir, options=options, ext=ext, jobs=jobs, force=force,
+                           progress=bar.update, scheduler=scheduler)
+    lines = result.summary().splitlines()
+    for line in lines[1:] if quiet else lines:
+        click.echo(line, err=True)
+    if not result.ok:
+        click.get_current_context().exit(1)
+
+
+@main.command(cls=_Command, epilog=EXIT_CODES)
 @click.option("--bpp", type=float, help="Target bits per pixel of the whole file (met within 10%).")
 @click.option("--quality", type=click.FloatRange(0, 100),
               help="0..100 instead of --bpp; +10 halves the quantization step (default 50).")
@@ -128,27 +201,31 @@ def main() -> None:
 @click.option("--network-width", type=click.IntRange(1, 255),
               help="Hidden channels of the tile networks (integral init only; default: chosen by the rate).")
 @click.option("--level", type=click.IntRange(0, 255), help="Density level of the init (default: chosen by the rate).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, scalable, network_width, level, quiet) -> None:
-    """Compress image SRC (PNG, JPEG, ...) into the .inr file DST."""
-    _check_paths(src, dst)
-    pixels = load_image(src, presets.MAX_ENCODE_PIXELS)
+@_files_options
+def encode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: bool, scheduler: str | None,
+           quiet: bool, **options: Any) -> None:
+    """Compress image SRC (PNG, JPEG, ...) into the .inr file DST, or every image IN into
+    DIR/<stem>.inr (skipping those that exist, so that a rerun resumes). `-` as SRC or DST is
+    stdin or stdout."""
+    _code("encode", inputs, options, quiet, _encode_one, out_dir, jobs, force, scheduler)
+
+
+def _encode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> None:
+    pixels = load_image(_stdin() if src == STDIO else src, presets.MAX_ENCODE_PIXELS)
     t0 = time.perf_counter()
+    steps = presets.PRESETS[options["preset"]] if options["steps"] is None else options["steps"]
     from . import encoder  # torch: only an encode pays for it
 
-    with _LazyBar(presets.PRESETS[preset] if steps is None else steps, "fitting", quiet) as bar:
-        data = encoder.encode(pixels, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device,
-                              scalable=scalable, network_width=network_width, level=level, progress=bar.update)
-    write_output(dst, data)
+    with _LazyBar(steps, "fitting", quiet) as bar:
+        data = encoder.encode(pixels, **options, progress=bar.update)
+    _write(dst, data)
     if not quiet:
         h, w, _ = pixels.shape
-        click.echo(f"{dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp, {w}x{h}, "
+        click.echo(f"{_name(dst)}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp, {w}x{h}, "
                    f"{time.perf_counter() - t0:.1f} s", err=True)
 
 
-@main.command(cls=_Command)
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@main.command(cls=_Command, epilog=EXIT_CODES)
 @click.option("--resolution", type=int, help="Long side of the output in pixels (aspect kept).")
 @click.option("--width", type=int, help="Output width (alone: aspect kept).")
 @click.option("--height", type=int, help="Output height (alone: aspect kept).")
@@ -156,33 +233,44 @@ def encode(src: Path, dst: Path, bpp, quality, preset, steps, device, scalable, 
 @click.option("--width-fraction", type=float,
               help="Evaluate the tile networks at this fraction (0..1] of their channels: faster, softer.")
 @click.option("--preview", is_flag=True, help=f"Fast preview: --width-fraction {presets.PREVIEW_DEFAULT}.")
-@click.option("--quiet", "-q", is_flag=True, help="No summary line.")
-def decode(src: Path, dst: Path, resolution, width, height, scale, width_fraction, preview, quiet) -> None:
+@_files_options
+@click.option("--ext", help="Batch: output format of every file, by extension (default .png).")
+def decode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: bool, scheduler: str | None,
+           quiet: bool, ext: str | None, preview: bool, width_fraction: float | None, **sizes: Any) -> None:
     """Reconstruct the .inr file SRC into image DST (format from its extension, PNG without one),
-    at the native size unless a size option is given. --preview and --width-fraction need a
+    or every stream IN into DIR/<stem>.png (--ext), at the native size unless a size option is
+    given. `-` as SRC or DST is stdin or stdout (PNG). --preview and --width-fraction need a
     stream coded on integral nodes (`inrcodec info` says whether it is)."""
-    _check_paths(src, dst)
-    image_format(dst)
     if preview and width_fraction is not None:
         raise UsageError("give either --preview or --width-fraction, not both")
+    fraction = presets.PREVIEW_DEFAULT if preview else 1.0 if width_fraction is None else width_fraction
+    _code("decode", inputs, {**sizes, "width_fraction": fraction}, quiet, _decode_one, out_dir, jobs, force,
+          scheduler, ext)
+
+
+def _decode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> None:
+    image_format(dst)
     data = _read_stream(src)
     t0 = time.perf_counter()
-    fraction = presets.PREVIEW_DEFAULT if preview else 1.0 if width_fraction is None else width_fraction
-    pixels = decoder.decode(data, resolution, width=width, height=height, scale=scale, width_fraction=fraction)
-    write_output(dst, encode_image_file(pixels, dst))
+    pixels = decoder.decode(data, **options)
+    _write(dst, encode_image_file(pixels, dst))
     if not quiet:
         seconds = time.perf_counter() - t0
         coded = decoder.info(data).network_width
-        used = decoder.preview_width(coded, fraction)
-        click.echo(f"{dst}: {pixels.shape[1]}x{pixels.shape[0]}, {seconds:.2f} s"
+        used = decoder.preview_width(coded, options["width_fraction"])
+        click.echo(f"{_name(dst)}: {pixels.shape[1]}x{pixels.shape[0]}, {seconds:.2f} s"
                    + (f", preview at {used} of {coded} channels" if used != coded else ""), err=True)
 
 
-@main.command(cls=_Command)
+@main.command(cls=_Command, epilog=EXIT_CODES)
 @click.argument("src", type=click.Path(path_type=Path))
-def info(src: Path) -> None:
-    """Describe the .inr file SRC: size, rate, format version, settings and init."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the fields of inrcodec.StreamInfo and bpp.")
+def info(src: Path, as_json: bool) -> None:
+    """Describe the .inr file SRC (`-`: stdin): size, rate, format version, settings and init."""
     i = decoder.info(_read_stream(src))
+    if as_json:
+        click.echo(json.dumps({**asdict(i), "bpp": i.bpp}))
+        return
     click.echo(f"file:           {src}\n"
                f"size:           {i.bytes} bytes, {i.bpp:.4f} bpp\n"
                f"image:          {i.width}x{i.height}\n"

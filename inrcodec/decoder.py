@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import alloc
-from .bitstream import StreamHeader, TileSettings, read_header, read_payload, unpack_settings
+from .bitstream import (StreamHeader, StreamSource, TileSettings, read_header, read_payload, stream_bytes,
+                        unpack_settings)
 from .entropy import CodedTensor
 from .errors import BitstreamError, UsageError
 from .presets import MAX_ENCODE_PIXELS, MAX_OUTPUT_PIXELS, PRESET_CODES
@@ -116,7 +117,9 @@ def symbols_sha256(data: bytes) -> str:
     return hashlib.sha256(b"".join(t.symbols.astype("<i4").tobytes() for t in tensors)).hexdigest()
 
 
-def info(data: bytes, init: str | None = None) -> StreamInfo:
+def info(data: StreamSource, init: str | None = None) -> StreamInfo:
+    """The header of a stream (bytes-like, path or binary file), decoded, with size and rate."""
+    data = stream_bytes(data)
     p = parse(data, init)
     s, h = p.settings, p.header
     names = {v: k for k, v in PRESET_CODES.items()}
@@ -162,7 +165,7 @@ def output_size(height: int, width: int, resolution: int | None = None, out_widt
     return oh, ow
 
 
-def decode(data: bytes, resolution: int | None = None, *, width: int | None = None,
+def decode(data: StreamSource, resolution: int | None = None, *, width: int | None = None,
            height: int | None = None, scale: float | None = None, init: str | None = None,
            width_fraction: float = 1.0) -> np.ndarray:
     """Reconstruct (H, W, 3) uint8 pixels at the native size or any other; numpy on the CPU, deterministic.
@@ -170,9 +173,10 @@ def decode(data: bytes, resolution: int | None = None, *, width: int | None = No
     `width_fraction` < 1 evaluates every tile network at that fraction of its coded channels:
     a faster, softer preview, for streams coded on integral nodes (representation 2).
     `init` is for streams encoded with a non-shipped init (`analyse(init=path)`): its .npz path.
+    `data` is the stream as bytes (or any bytes-like object), a path or a binary file.
     """
     alloc.tune_allocator()
-    data = bytes(data)
+    data = stream_bytes(data)
     p = parse(data, init)
     oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation
     channels = preview_width(p.net.width, width_fraction)

@@ -14,14 +14,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
 
 from . import alloc
 from .bitstream import StreamHeader, TileSettings, pack_settings, write_stream
 from .entropy import make_coded
-from .errors import ImageError, UsageError
+from .errors import UsageError
 from .fitting import fit
-from .images import load_image, to_rgb8
+from .images import ImageSource, image_pixels
 from .presets import MAX_ENCODE_PIXELS, PRESET_CODES, PRESETS
 from .sharedinit import DEFAULT_INIT, SharedInit, open_init
 from .tilecoding import Fitted, quantize_fit, symbol_counts
@@ -57,21 +56,6 @@ def quality_to_index(quality: float) -> int:
     if not 0 <= quality <= 100:
         raise UsageError("quality must be between 0 and 100")
     return int(round(1.6 * quality)) + 272  # quality 50 is about 0.24 bpp on val images
-
-
-def _as_pixels(image) -> np.ndarray:
-    if isinstance(image, np.ndarray):
-        a = image
-        if a.ndim == 2:
-            a = np.repeat(a[..., None], 3, axis=2)
-        if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint8:
-            raise ImageError("expected an (H, W, 3) uint8 array")
-        if a.shape[2] == 4:
-            return to_rgb8(Image.fromarray(a, "RGBA"))
-        return np.ascontiguousarray(a)
-    if isinstance(image, Image.Image):
-        return to_rgb8(image)
-    return load_image(image, MAX_ENCODE_PIXELS)  # refused from its header, before decoding
 
 
 def pick_device(device: str) -> str:
@@ -139,11 +123,12 @@ def _check_target(bpp: float | None, quality: float | None) -> None:
         raise UsageError("bpp must be a positive number of bits per pixel (at most 64)")
 
 
-def analyse(image, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
+def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
             steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
             network_width: int | None = None, scalable: bool = False, lr: float = FIT_LR,
             weight: float | None = None, progress: Callable[[int], None] | None = None) -> Analysis:
-    """Fit an image (path, PIL image or (H, W, 3) uint8 array) for coding at a target; see Analysis.compress.
+    """Fit an image (path, binary file, PIL image or (H, W, 3) uint8 array) for coding at a target;
+    see Analysis.compress.
 
     The target (bpp or quality, as for encode) sets how hard the fit is pushed towards
     few, small deltas (`rate_weight`; `weight` overrides it) and, with an integral init, the
@@ -160,7 +145,7 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     n_steps = PRESETS[preset] if steps is None else int(steps)
     if not 0 <= n_steps <= 65535:
         raise UsageError("steps must be between 0 and 65535")
-    pixels = _as_pixels(image)
+    pixels = image_pixels(image, MAX_ENCODE_PIXELS)  # a file too large is refused from its header
     h, w, _ = pixels.shape
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
@@ -187,11 +172,11 @@ def analyse(image, *, bpp: float | None = None, quality: float | None = None, pr
     return Analysis(header, fitted, time.perf_counter() - t0)
 
 
-def encode(image, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
+def encode(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
            steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
            network_width: int | None = None, scalable: bool = False,
            progress: Callable[[int], None] | None = None) -> bytes:
-    """Compress an image (path, PIL image or (H, W, 3) uint8 array) to .inr bytes.
+    """Compress an image (path, binary file, PIL image or (H, W, 3) uint8 array) to .inr bytes.
 
     Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
     (0..100); neither means quality 50. `steps` overrides the preset's fitting steps;

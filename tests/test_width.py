@@ -167,6 +167,6 @@ def test_cli_preview_and_scalable_encode(tmp_path, picture, fixed):
                           (["--width-fraction", "2"], "fraction")):
         r = runner.invoke(main, ["decode", str(tmp_path / ("old.inr" if "fixed" in message else "a.inr")),
                                  str(tmp_path / "x.png")] + args)
-        assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output  # usage errors
         assert len(r.output.strip().splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
