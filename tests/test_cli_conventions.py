@@ -251,3 +251,11 @@ def test_batch_cli(images, tmp_path):
     assert r.exit_code == 0 and "3 done" in r.stderr, r.output
     with Image.open(tmp_path / "dec" / "im2.bmp") as im:
         assert im.format == "BMP" and im.size == (24, 16)
+
+
+def test_batch_cli_scheduler_reaches_run_batch(images, tmp_path):
+    pytest.importorskip("distributed")
+    import dask
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        r = invoke("encode", *images, "--out-dir", tmp_path / "out", "--scheduler", "tcp://127.0.0.1:9", *FIT)
+    assert r.exit_code == 2 and "cannot reach the Dask scheduler" in r.stderr, r.output
