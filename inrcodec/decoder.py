@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import alloc
 from .bitstream import (StreamHeader, StreamSource, TileSettings, read_header, read_payload, stream_bytes,
                         unpack_settings)
 from .entropy import CodedTensor
@@ -175,7 +174,6 @@ def decode(data: StreamSource, resolution: int | None = None, *, width: int | No
     `init` is for streams encoded with a non-shipped init (`analyse(init=path)`): its .npz path.
     `data` is the stream as bytes (or any bytes-like object), a path or a binary file.
     """
-    alloc.tune_allocator()
     data = stream_bytes(data)
     p = parse(data, init)
     oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation
