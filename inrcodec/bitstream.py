@@ -26,6 +26,8 @@ FORMAT_VERSION = max(SUPPORTED_VERSIONS)  # the newest version this inrcodec wri
 _FIXED = struct.Struct(">4sBBHHB")  # magic, version, representation, height, width, init-name length
 _TENSOR = struct.Struct(">HBH")  # step index, scale index, radius
 _CRC = struct.Struct(">I")
+# Far above the largest stream the encoder writes (6 MP at 64 bpp is 48 MB): a bound on reading input.
+MAX_STREAM_BYTES = 64 << 20
 
 # what decode and info take: a path, the bytes themselves (any buffer), or a binary file
 StreamSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
@@ -34,26 +36,41 @@ StreamSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
 def stream_bytes(src: StreamSource) -> bytes:
     """The bytes of a stream given as a path, a bytes-like object or a binary file object (read
     from its position to the end), so that the API takes whatever the caller holds. A missing
-    or unreadable path is a UsageError naming it; an unsupported type a TypeError."""
+    or unreadable path is a UsageError naming it; an unsupported type a TypeError. Paths and
+    files are read to at most MAX_STREAM_BYTES, so `decode /dev/zero` is refused, not a hang."""
     if isinstance(src, (str, os.PathLike)):
         path = Path(src)
         if path.is_dir():
             raise UsageError(f"{path} is a directory, not an .inr file")
         try:
-            return path.read_bytes()
+            with open(path, "rb") as f:
+                return _bounded_read(f)
         except FileNotFoundError:
             raise UsageError(f"no such file: {path}") from None
         except OSError as e:
             raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
     if hasattr(src, "read"):
-        data = src.read()
-        if not isinstance(data, bytes):
-            raise UsageError(f"the stream's file object gave {type(data).__name__}, not bytes: open it in binary mode")
-        return data
+        return _bounded_read(src)
     try:
-        return memoryview(src).tobytes()  # bytes, bytearray, memoryview, array.array, numpy...
+        view = memoryview(src)  # bytes, bytearray, memoryview, array.array, numpy...
     except TypeError:
         raise TypeError(f"a stream is a path, bytes-like object or binary file, not {type(src).__name__}") from None
+    _check_size(view.nbytes)
+    return view.tobytes()
+
+
+def _bounded_read(f) -> bytes:
+    data = f.read(MAX_STREAM_BYTES + 1)
+    if not isinstance(data, bytes):
+        raise UsageError(f"the stream's file object gave {type(data).__name__}, not bytes: open it in binary mode")
+    _check_size(len(data))
+    return data
+
+
+def _check_size(n: int) -> None:
+    if n > MAX_STREAM_BYTES:
+        raise BitstreamError(f"not an .inr stream: larger than {MAX_STREAM_BYTES >> 20} MiB, which no inrcodec "
+                             "stream reaches")
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,14 @@ def test_chunked_sampling_covers_every_output_pixel_with_unit_weight():
     for _, (_, weights, index) in grid.chunks(90, 130, 500):
         np.add.at(total, index.reshape(-1), weights.reshape(-1))
     assert np.allclose(total, 1)
+
+
+@pytest.mark.parametrize("as_", ["path", "file", "bytes"])
+def test_oversized_input_is_refused_without_reading_it_all(tmp_path, as_):
+    """A stream source larger than any stream inrcodec writes is refused (decode /dev/zero must not hang)."""
+    from inrcodec.bitstream import MAX_STREAM_BYTES
+    big = b"\x89INR" + bytes(MAX_STREAM_BYTES)
+    src = tmp_path / "big.inr"
+    src.write_bytes(big)
+    with open(src, "rb") as f, pytest.raises(BitstreamError, match="larger than"):
+        inrcodec.decode({"path": src, "file": f, "bytes": big}[as_])
