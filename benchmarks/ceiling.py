@@ -1,0 +1,487 @@
+"""Ceiling study (issue 14, step 1): how good can each candidate representation get when coded for real?
+
+    python -m benchmarks.ceiling                       # val crops: JPEG, WebP, a0, a, c0, c (1000 steps)
+    python -m benchmarks.ceiling --candidates c --steps 3000 --widths 20 --widths 32 --tag @3000 --append
+    python -m benchmarks.ceiling --report-only         # tables and plot again from the CSV
+
+Each candidate is fitted with a large step budget on centre crops of val images (never Kodak), then
+quantized and range-coded with the codec's own entropy coder (inrcodec.entropy, QuantizedLaplace per
+tensor) inside the codec's container (bitstream.write_stream: header, tensor records, words, CRC), so
+every rate below is 8 * len(bytes) / pixels of a real stream:
+- a0: today's tiles, plain: `encoder.analyse(steps=S, weight=1/bpp)` and `Analysis.compress(bpp)`;
+- a:  the same fits, then quantization-aware fitting (QAT): uniform noise at the coded step, then
+      straight-through rounding, at the steps rate control picked for the target, then coded at
+      a few global step offsets (every offset is a real RD point; the Pareto front keeps the best);
+- c0: one SIREN per crop from the standard SIREN init (no shared init: every weight is coded), width
+      swept for rate, fitted with Adam + cosine decay, steps per tensor from sensitivity and a global
+      step around the knee (the coarsest within KNEE_DB of the fit, bisected on real streams);
+- c:  the same networks after QAT at the knee step, coded at the same offsets;
+- JPEG (Pillow, optimize) and WebP swept over quality on the same crops.
+Writes benchmarks/results/ceiling.{csv,md,png}; rows are appended as they finish, so a cut-off run
+keeps what it measured.
+"""
+from __future__ import annotations
+
+import csv
+import struct
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import click
+import numpy as np
+import torch
+from PIL import Image
+
+from benchmarks.bdrate import bd_rate
+from benchmarks.classic import CLASSICS, run_classic
+from benchmarks.common import (
+    RESULTS,
+    SHARED_DATA,
+    cell,
+    finish,
+    images_in,
+    machine,
+    pyplot,
+    save,
+)
+from inrcodec.bitstream import StreamHeader, write_stream
+from inrcodec.decoder import decode, decode_tensors, parse
+from inrcodec.encoder import Analysis, analyse
+from inrcodec.entropy import CodedTensor, choose_scale, encode_tensors, make_coded
+from inrcodec.errors import UsageError
+from inrcodec.metrics import psnr
+from inrcodec.quant import dequantize, quantize, step_size
+from inrcodec.siren import SirenSpec, siren_forward, siren_init
+from inrcodec.tilecoding import finest_index, step_offsets
+from inrcodec.tilesiren import render, tile_params
+
+FIELDS = ["crop", "candidate", "config", "steps", "qat_steps", "params", "bpp", "bytes", "header_bytes", "psnr",
+          "psnr_unquant", "zero_frac", "bits_by_tensor", "seconds"]
+CANDIDATES = {"a0": "a0: tiles, plain", "a": "a: tiles + QAT", "c0": "c0: one SIREN per crop, plain",
+              "c": "c: one SIREN per crop + QAT",
+              "jpeg": "JPEG (Pillow, optimize)", "webp": "WebP (Pillow, method 6)"}
+TARGETS = (0.25, 0.5, 1.0, 2.0)  # bpp: a0/a fit once per target (rate weight 1/bpp)
+OFFSETS = (-16, -8, -4, 0, 4, 8)  # global step-index offsets (1/16 octave) tried after QAT
+SIREN_LR, QAT_LR_TILES, QAT_LR_SIREN = 1e-3, 5e-4, 1e-4
+KNEE_DB = 1.0  # QAT of c at the coarsest global step that loses at most this much before QAT
+
+
+def centre_crops(folder: Path, count: int, size: int) -> list[tuple[str, np.ndarray]]:
+    """size x size centre crops of the first `count` images of a folder (the same set every run)."""
+    out = []
+    for path in images_in(folder, count):
+        a = np.asarray(Image.open(path).convert("RGB"))
+        top, left = (a.shape[0] - size) // 2, (a.shape[1] - size) // 2
+        out.append((f"{folder.name}/{path.stem}", np.ascontiguousarray(a[top:top + size, left:left + size])))
+    return out
+
+
+@dataclass
+class Coded:
+    """One real stream: its bytes, where the bits went, and the decoded pixels."""
+
+    data: bytes
+    header_bytes: int
+    pixels: np.ndarray
+    zero_frac: float
+    bits_by_tensor: str
+
+
+def coded(data: bytes, pixels: np.ndarray, tensors: list[CodedTensor], names: list[str]) -> Coded:
+    """A stream with its header bytes (all but the range coder's words), share of zero symbols and
+    ideal bits per tensor (% of the payload)."""
+    bits = [choose_scale(t.symbols, t.radius)[1] if t.radius else 0.0 for t in tensors]
+    total = max(sum(bits), 1e-9)
+    zeros = float(np.mean(np.concatenate([t.symbols == 0 for t in tensors])))
+    return Coded(data, len(data) - 4 * len(encode_tensors(tensors)), pixels, zeros,
+                 " ".join(f"{n}:{100 * b / total:.0f}" for n, b in zip(names, bits)))
+
+
+@dataclass
+class Model:
+    """Coded tensors (torch, fitted) and how they become pixels: what QAT and the coder need of a candidate."""
+
+    params: list[torch.Tensor]
+    names: list[str]
+    render: Callable[[list[torch.Tensor]], torch.Tensor]  # -> (pixels, 3) in [0, 1]-ish
+    header: StreamHeader
+    target: torch.Tensor
+    shape: tuple[int, int, int]
+    rate_weight: float = 0.0  # the fit's L1 rate proxy, kept during QAT
+
+    def image(self, params: list[torch.Tensor]) -> np.ndarray:
+        with torch.no_grad():
+            out = self.render(params).clamp(0, 1).mul(255).round().byte()
+        return out.reshape(self.shape).numpy()
+
+    def psnr(self) -> float:
+        return psnr(self.image(self.params), self.reference)
+
+    @property
+    def reference(self) -> np.ndarray:
+        return self.target.mul(255).round().byte().reshape(self.shape).numpy()
+
+    def indices(self, global_index: int, offsets: list[int]) -> list[int]:
+        """Step index per tensor: global + sensitivity offset, clipped to the coder's range."""
+        return [int(np.clip(global_index + o, 0, finest_index(p.detach().numpy()))) for p, o in zip(self.params, offsets)]
+
+    def code(self, indices: list[int]) -> Coded:
+        """Quantize every tensor at its step, write a real stream, rebuild the pixels from its integers."""
+        tensors = [make_coded(quantize(p.detach().numpy().ravel(), i), i) for p, i in zip(self.params, indices)]
+        data = write_stream(self.header, tensors)
+        deq = [torch.from_numpy(dequantize(t.symbols, i)).reshape(p.shape)
+               for t, i, p in zip(tensors, indices, self.params)]
+        return coded(data, self.image(deq), tensors, self.names)
+
+    def loss(self, params: list[torch.Tensor]) -> torch.Tensor:
+        mse = (self.render(params) - self.target).pow(2).mean()
+        if self.rate_weight:
+            mse = mse + self.rate_weight * sum(p.abs().sum() for p in params) / (self.shape[0] * self.shape[1])
+        return mse
+
+    def fit(self, steps: int, lr: float) -> None:
+        """Plain Adam with cosine decay on MSE (+ the rate proxy)."""
+        params = [p.detach().clone().requires_grad_() for p in self.params]
+        opt = torch.optim.Adam(params, lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=lr / 100)
+        for _ in range(steps):
+            opt.zero_grad()
+            self.loss(params).backward()
+            opt.step()
+            sched.step()
+        self.params = [p.detach() for p in params]
+
+    def qat(self, indices: list[int], steps: int, lr: float) -> None:
+        """Fit through the quantizer at fixed steps: uniform noise of one step for the first half
+        (a smooth proxy that lets values cross rounding boundaries), straight-through rounding after."""
+        steps_t = [step_size(i) for i in indices]
+        params = [p.detach().clone().requires_grad_() for p in self.params]
+        opt = torch.optim.Adam(params, lr=lr)
+        for k in range(steps):
+            if k < steps // 2:
+                q = [p + s * (torch.rand_like(p) - 0.5) for p, s in zip(params, steps_t)]
+            else:
+                q = [p + (torch.round(p / s) * s - p).detach() for p, s in zip(params, steps_t)]
+            opt.zero_grad()
+            self.loss(q).backward()
+            opt.step()
+        self.params = [p.detach() for p in params]
+
+    def sensitivity(self) -> list[float]:
+        """Mean diag(J^T J) per tensor by one Hutchinson probe, as fitting.sensitivity does for tiles."""
+        params = [p.clone().requires_grad_() for p in self.params]
+        out = self.render(params)
+        signs = torch.randint(0, 2, out.shape, generator=torch.Generator().manual_seed(0)).float() * 2 - 1
+        return [float(g.pow(2).mean()) for g in torch.autograd.grad((out * signs).sum(), params)]
+
+
+def tile_model(image: np.ndarray, target_bpp: float, analysis: Analysis, stream: bytes) -> Model:
+    """Today's tiles as a Model, around the fit `analyse` made (the network and grid its stream names)."""
+    parsed = parse(stream)
+    net, grid = parsed.net, parsed.grid
+    h, w, _ = image.shape
+    sampling = tuple(torch.as_tensor(t) for t in grid.sampling(h, w))
+    return Model([torch.from_numpy(d) for d in analysis.fitted.deltas], net.spec.names(),
+                 lambda ps: render(net, tile_params(net.level, ps), grid, h, w, sampling), analysis.header,
+                 to_target(image), image.shape, 1.0 / target_bpp)
+
+
+def to_target(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(image, np.float32).reshape(-1, 3)).div(255.0)
+
+
+def siren_model(image: np.ndarray, width: int, depth: int, seed: int = 0) -> Model:
+    """One SIREN for the whole crop from the standard init. Its stream is the codec's container with no
+    init name or checksum and (depth, width) as settings: the header a version-3 stream would need."""
+    h, w, _ = image.shape
+    spec = SirenSpec(hidden=width, depth=depth)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    coords = torch.stack([ys, xs], -1).reshape(1, -1, 2)
+    params = [p[None] for p in siren_init(spec, torch.Generator().manual_seed(seed))]
+    header = StreamHeader(2, h, w, "", b"", struct.pack(">BB", depth, width))  # write_stream writes no checksum bytes for b""
+    return Model(params, spec.names(), lambda ps: siren_forward(ps, coords, spec)[0], header, to_target(image),
+                 image.shape)
+
+
+class Writer:
+    """CSV rows appended and flushed as they are measured."""
+
+    def __init__(self, file: TextIO, fresh: bool, tag: str = ""):
+        self.file, self.csv, self.tag = file, csv.DictWriter(file, FIELDS), tag
+        if fresh:
+            self.csv.writeheader()
+
+    def row(self, **r) -> None:
+        """One row; the run's tag names a variant of the candidate (e.g. c@3000 for a longer fit)."""
+        self.csv.writerow({k: cell(r.get(k, "")) for k in FIELDS} | {"candidate": r["candidate"] + self.tag})
+        self.file.flush()
+
+
+def record(out: Writer, crop: str, ref: np.ndarray, candidate: str, config: str, c: Coded, **extra) -> None:
+    out.row(crop=crop, candidate=candidate, config=config, bpp=8 * len(c.data) / (ref.shape[0] * ref.shape[1]),
+            bytes=len(c.data), header_bytes=c.header_bytes, psnr=psnr(c.pixels, ref), zero_frac=c.zero_frac,
+            bits_by_tensor=c.bits_by_tensor, **extra)
+
+
+def run_tiles(out: Writer, crop: str, image: np.ndarray, steps: int, qat_steps: int) -> None:
+    """a0 and a: one codec fit per target rate, coded plain, then after QAT at the coded steps."""
+    for target in TARGETS:
+        t0 = time.perf_counter()
+        try:
+            analysis = analyse(image, bpp=target, steps=steps, device="cpu")  # rate weight 1/bpp, the codec's network
+        except UsageError:  # the header alone is over the target (tiny images)
+            continue
+        fit_s = time.perf_counter() - t0
+        streams = []
+        for rate in (0.7 * target, target, 1.4 * target):
+            try:
+                streams.append((rate, analysis.compress(bpp=rate)))
+            except UsageError:  # out of this fit's reach: its neighbours' fits cover it
+                continue
+        if not streams:
+            continue
+        model = tile_model(image, target, analysis, streams[0][1])
+        unq = model.psnr()
+        for rate, data in streams:
+            record(out, crop, image, "a0", f"lambda={1 / target:g} @{rate:.3g}",
+                   coded(data, decode(data), decode_tensors(data)[1], model.names), steps=steps, qat_steps=0,
+                   params=sum(d.size for d in analysis.fitted.deltas), psnr_unquant=unq, seconds=fit_s)
+        base = [t.step_index for t in decode_tensors(dict(streams).get(target, streams[0][1]))[1]]
+        t0 = time.perf_counter()
+        model.qat(base, qat_steps, QAT_LR_TILES)
+        unq_q, qat_s = model.psnr(), fit_s + time.perf_counter() - t0
+        for k in OFFSETS:
+            idx = [int(np.clip(i + k, 0, finest_index(p.numpy()))) for i, p in zip(base, model.params)]
+            record(out, crop, image, "a", f"lambda={1 / target:g} offset {k:+d}", model.code(idx), steps=steps,
+                   qat_steps=qat_steps, params=sum(p.numel() for p in model.params), psnr_unquant=unq_q,
+                   seconds=qat_s)
+
+
+def run_siren(out: Writer, crop: str, image: np.ndarray, width: int, depth: int, steps: int, qat_steps: int) -> None:
+    """c: fit, then pick the knee step on real streams, QAT there, and code at offsets around it."""
+    t0 = time.perf_counter()
+    model = siren_model(image, width, depth)
+    model.fit(steps, SIREN_LR)
+    unq = model.psnr()
+    offsets = step_offsets(model.sensitivity())
+    lo, hi = 0, 1024  # PSNR grows with the index: bisect for the first index within KNEE_DB of the fit
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if psnr(model.code(model.indices(mid, offsets)).pixels, image) < unq - KNEE_DB else (lo, mid)
+    knee, n_params = lo, sum(p.numel() for p in model.params)
+    for name, qat in (("c0", 0), ("c", qat_steps)):  # coded as fitted, then after QAT at the knee
+        if qat:
+            model.qat(model.indices(knee, offsets), qat, QAT_LR_SIREN)
+        unq, secs = model.psnr(), time.perf_counter() - t0
+        for k in OFFSETS:
+            record(out, crop, image, name, f"W{width} D{depth} offset {k:+d}",
+                   model.code(model.indices(knee + k, offsets)), steps=steps, qat_steps=qat, params=n_params,
+                   psnr_unquant=unq, seconds=secs)
+
+
+def run_classics(out: Writer, crop: str, image: np.ndarray) -> None:
+    for key in ("jpeg", "webp"):
+        for q in CLASSICS[key].settings:
+            data, dec, _, _ = run_classic(key, image, q)
+            out.row(crop=crop, candidate=key, config=f"q{q:g}", bytes=len(data), psnr=psnr(dec, image),
+                    bpp=8 * len(data) / (image.shape[0] * image.shape[1]))
+
+
+# ---- report -----------------------------------------------------------------------------------------------
+
+def pareto(points: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """(bpp, psnr, unquantized) points no other point beats on both rate and PSNR, by rate."""
+    front, best = [], -np.inf
+    for p in sorted(points):
+        if p[1] > best:
+            front.append(p)
+            best = p[1]
+    return front
+
+
+def at(front: list[tuple[float, float, float]], bpp: float, field: int = 1) -> float:
+    """Value at a rate, linear in log-rate between front points (NaN outside them)."""
+    if len(front) < 2 or not front[0][0] <= bpp <= front[-1][0]:
+        return float("nan")
+    return float(np.interp(np.log(bpp), np.log([p[0] for p in front]), [p[field] for p in front]))
+
+
+def fronts(rows: list[dict]) -> dict[str, dict[str, list]]:
+    """candidate -> crop -> Pareto front of its real points."""
+    out: dict = {}
+    for r in rows:
+        if r["bpp"]:
+            unq = float(r["psnr_unquant"]) if r["psnr_unquant"] else float("nan")
+            out.setdefault(r["candidate"], {}).setdefault(r["crop"], []).append((float(r["bpp"]), float(r["psnr"]), unq))
+    return {c: {k: pareto(v) for k, v in crops.items()} for c, crops in out.items()}
+
+
+def mean_at(per_crop: dict[str, list], bpp: float, field: int = 1) -> tuple[float, int]:
+    """Mean over the crops whose front reaches the rate, and how many did."""
+    v = [x for x in (at(f, bpp, field) for f in per_crop.values()) if np.isfinite(x)]
+    return (float(np.mean(v)) if v else float("nan")), len(v)
+
+
+def mean_bd(test: dict[str, list], anchor: dict[str, list]) -> float:
+    v = [bd_rate(*zip(*[p[:2] for p in anchor[k]]), *zip(*[p[:2] for p in f])) for k, f in test.items() if k in anchor]
+    v = [x for x in v if np.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def base(key: str) -> str:
+    """The candidate a CSV key names, without its variant tag."""
+    return key.split("@")[0]
+
+
+def fitted(key: str) -> bool:
+    return base(key) in ("a0", "a", "c0", "c")
+
+
+def ordered(fr: dict) -> list[str]:
+    """Candidates in the study's order, variants after their base."""
+    return sorted(fr, key=lambda k: (list(CANDIDATES).index(base(k)), k))
+
+
+def label(key: str, rows: list[dict]) -> str:
+    """A candidate's name with the steps its rows were fitted with."""
+    r = next(r for r in rows if r["candidate"] == key)
+    return CANDIDATES[base(key)] + (f", {r['steps']} + {r['qat_steps'] or 0} steps" if fitted(key) else "")
+
+
+def mean_of(rows: list[dict], field: str) -> float:
+    return float(np.mean([float(r[field]) for r in rows])) if rows else float("nan")
+
+
+def fmt(v: float, n: int = 1, unit: str = "") -> str:
+    return "—" if not np.isfinite(v) else f"{v:.{n}f}{unit}"
+
+
+def report(csv_path: Path, md_path: Path, png_path: Path, header: str) -> str:
+    """Markdown tables (candidate x rate; BD-rates; where the bits go; c per width) and the RD plot."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    fr = fronts(rows)
+    n_crops = len({r["crop"] for r in rows})
+    rates = [0.25, 0.5, 1.0, 2.0]
+    lines = [header, "", (f"Mean over {n_crops} crops of RGB PSNR (dB) on each crop's Pareto front of real streams, "
+                          "interpolated in log-rate; `coded (unquantized)`; n = crops whose curve reaches that rate."),
+             "",
+             "| candidate | " + " | ".join(f"{r:g} bpp" for r in rates) + " | BD-rate vs JPEG | BD-rate vs WebP |",
+             "|---|" + "---|" * (len(rates) + 2)]
+    for key in ordered(fr):
+        cells = []
+        for r in rates:
+            (c, n), (u, _) = mean_at(fr[key], r), mean_at(fr[key], r, 2)
+            cells.append(f"{fmt(c)} ({fmt(u)}) n={n}" if fitted(key) else f"{fmt(c)} n={n}")
+        bds = ["—" if key == a else fmt(mean_bd(fr[key], fr[a]), 0, " %") for a in ("jpeg", "webp") if a in fr]
+        lines.append(f"| {label(key, rows)} | " + " | ".join(cells + bds) + " |")
+    lines += ["", ("Where the bits go (mean over streams on the fronts): header bytes, zero symbols, ideal bits "
+                   "per tensor in % (W = weights, b = biases, by layer)."), "",
+              "| candidate | streams | header bytes | header share | zero symbols | bits per tensor % (one stream) |",
+              "|---|---|---|---|---|---|"]
+    for key in filter(fitted, ordered(fr)):
+        sel = [r for r in rows if r["candidate"] == key and r["bytes"]
+               and (float(r["bpp"]), float(r["psnr"])) in {p[:2] for p in fr.get(key, {}).get(r["crop"], [])}]
+        if sel:
+            hb = np.mean([float(r["header_bytes"]) for r in sel])
+            share = np.mean([float(r["header_bytes"]) / float(r["bytes"]) for r in sel])
+            zf = np.mean([float(r["zero_frac"]) for r in sel])
+            lines.append(f"| {label(key, rows)} | {len(sel)} | {hb:.0f} | {100 * share:.0f} % | {100 * zf:.0f} % | "
+                         f"{sel[len(sel) // 2]['bits_by_tensor']} |")
+    for key in [k for k in ordered(fr) if base(k) == "c"]:
+        plain = [r for r in rows if r["candidate"] == key.replace("c", "c0", 1)]
+        lines += ["", (f"{label(key, rows)}, per width (mean over crops): parameters per pixel, and unquantized "
+                       "PSNR and the stream coded at the knee step (QAT's step), as fitted (c0) and after QAT (c)."), "",
+                  "| network | params/px | c0 unquantized | c0 knee bpp, dB | c unquantized | c knee bpp, dB |",
+                  "|---|---|---|---|---|---|"]
+        for net in sorted({r["config"].split(" offset")[0] for r in plain}, key=lambda s: int(s.split()[0][1:])):
+            cols = []
+            for group in (plain, [r for r in rows if r["candidate"] == key]):
+                knee = [r for r in group if r["config"] == f"{net} offset +0"]
+                cols += [f"{mean_of(knee, 'psnr_unquant'):.2f}", f"{mean_of(knee, 'bpp'):.3f}, {mean_of(knee, 'psnr'):.2f}"]
+            per_px = mean_of([{"x": float(r["params"]) * float(r["bpp"]) / (8 * float(r["bytes"]))}
+                              for r in plain if r["config"].startswith(f"{net} offset")], "x")
+            lines.append(f"| {net} | {per_px:.3f} | " + " | ".join(cols) + " |")
+    md = "\n".join(lines) + "\n"
+    md_path.write_text(md)
+    plot(fr, rows, png_path, header.splitlines()[0].lstrip("# "))
+    return md
+
+
+def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: str) -> None:
+    """Mean PSNR of each candidate's fronts on a common log-rate grid."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    grid = np.geomspace(0.1, 4, 40)
+    for key in ordered(fr):
+        pts = [(b, m) for b in grid for m, n in [mean_at(fr[key], b)] if n == len(fr[key])]
+        if pts:
+            ax.plot(*zip(*pts), label=label(key, rows), marker="." if fitted(key) else None)
+    ax.set_xscale("log")
+    ticks = [0.125, 0.25, 0.5, 1, 2, 4]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], minor=False)
+    ax.set_xticks([], minor=True)
+    finish(ax, xlabel="bpp (real bytes)", ylabel="RGB PSNR (dB), mean over crops", title=title)
+    save(fig, path)
+
+
+@click.command(help=__doc__)
+@click.option("--data", "folders", type=click.Path(path_type=Path, file_okay=False), multiple=True,
+              default=[SHARED_DATA / "val/cbsd68", SHARED_DATA / "val/celeba32"], show_default=True,
+              help="val folders (never Kodak)")
+@click.option("--per-folder", type=int, default=(4, 1), multiple=True, show_default=True,
+              help="images per folder, in folder order")
+@click.option("--size", type=int, default=128, show_default=True, help="side of the centre crops")
+@click.option("--steps", type=int, default=1000, show_default=True, help="plain fitting steps, every candidate")
+@click.option("--qat-steps", type=int, default=500, show_default=True)
+@click.option("--widths", type=int, multiple=True, default=(12, 20, 32, 48), show_default=True,
+              help="c: hidden widths of the per-crop SIREN")
+@click.option("--depth", type=int, default=3, show_default=True, help="c: hidden layers")
+@click.option("--candidates", multiple=True, default=("classic", "c", "tiles"), show_default=True,
+              type=click.Choice(["classic", "c", "tiles"]))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
+@click.option("--append", is_flag=True, help="add to an existing ceiling.csv instead of starting it afresh")
+@click.option("--report-only", is_flag=True, help="only write the tables and plot from ceiling.csv")
+@click.option("--tag", default="", help="appended to candidate names: a variant (e.g. @3000) beside the base run")
+@click.option("--quiet", is_flag=True)
+def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, steps: int, qat_steps: int,
+         widths: tuple[int, ...], depth: int, candidates: tuple[str, ...], out: Path, append: bool,
+         report_only: bool, tag: str, quiet: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)  # the 2 shared cores: two threads under load ran 10x slower (0.37 s/step vs 0.03)
+    csv_path = out / "ceiling.csv"
+    header = (f"# Ceiling study (issue 14, step 1): {size}x{size} val centre crops, plain + QAT fitting steps "
+              f"per candidate\n\nMachine: {machine('cpu')}. Command: `python -m benchmarks.ceiling "
+              f"{' '.join(sys.argv[1:])}`.")
+    if not report_only:
+        torch.manual_seed(0)
+        if len(per_folder) != len(folders):
+            raise click.UsageError("give one --per-folder count per --data folder")
+        crops = [c for f, n in zip(folders, per_folder) for c in centre_crops(f, n, size)]
+        jobs = [(name, image, cand, wd) for name, image in crops for cand in candidates
+                for wd in (widths if cand == "c" else (0,))]
+        fresh = not (append and csv_path.exists())
+        t0 = time.perf_counter()
+        with open(csv_path, "w" if fresh else "a", newline="") as f, \
+                click.progressbar(jobs, label="ceiling", hidden=quiet,
+                                  item_show_func=lambda j: j and f"{j[0]} {j[2]}{j[3] or ''}") as bar:
+            writer = Writer(f, fresh, tag)
+            for name, image, cand, wd in bar:
+                if cand == "classic":
+                    run_classics(writer, name, image)
+                elif cand == "c":
+                    run_siren(writer, name, image, wd, depth, steps, qat_steps)
+                else:
+                    run_tiles(writer, name, image, steps, qat_steps)
+        header += f" Study compute: {(time.perf_counter() - t0) / 60:.1f} min."
+    md = report(csv_path, out / "ceiling.md", out / "ceiling.png", header)
+    if not quiet:
+        click.echo(md)
+
+
+if __name__ == "__main__":
+    main()
