@@ -2,4 +2,4 @@
 from .cli import main
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="inrcodec")  # help and --version name the command, not `python -m inrcodec`

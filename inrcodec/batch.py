@@ -63,7 +63,8 @@ class BatchResult:
     def summary(self) -> str:
         """One line of counts, then one line per failed file."""
         counts = ", ".join(f"{len(self.of(s))} {s}" for s in ("done", "skipped", "failed"))
-        return "\n".join([counts] + [f"{o.source}: {o.reason}" for o in self.of("failed")])
+        return "\n".join([counts] + [o.reason if str(o.source) in o.reason else f"{o.source}: {o.reason}"
+                                      for o in self.of("failed")])  # most reasons name the file already
 
 
 def plan(kind: Kind, inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
@@ -99,7 +100,7 @@ def run_task(task: Task) -> Outcome:
         if task.kind == "encode":
             data = inrcodec.encode(task.source, **task.options)
         else:
-            data = encode_image_file(inrcodec.decode(task.source.read_bytes(), **task.options), task.target)
+            data = encode_image_file(inrcodec.decode(task.source, **task.options), task.target)
         write_output(task.target, data)
     except (InrCodecError, OSError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
