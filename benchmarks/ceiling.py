@@ -2,6 +2,8 @@
 
     python -m benchmarks.ceiling                       # val crops: JPEG, WebP, a0, a, c0, c (1000 steps)
     python -m benchmarks.ceiling --candidates c --steps 3000 --widths 20 --widths 32 --tag @3000 --append
+    python -m benchmarks.ceiling --candidates d --widths 20 --widths 32 --append   # meta-trains first if need be
+    python -m benchmarks.ceiling --candidates c0 --candidates d --steps 10 --widths 20 --tag @10 --append
     python -m benchmarks.ceiling --report-only         # tables and plot again from the CSV
 
 Each candidate is fitted with a large step budget on centre crops of val images (never Kodak), then
@@ -16,6 +18,9 @@ every rate below is 8 * len(bytes) / pixels of a real stream:
       swept for rate, fitted with Adam + cosine decay, steps per tensor from sensitivity and a global
       step around the knee (the coarsest within KNEE_DB of the fit, bisected on real streams);
 - c:  the same networks after QAT at the knee step, coded at the same offsets;
+- d:  c0's network from a meta-learned init (Reptile on random train crops, the fit itself as inner loop,
+      as Strümpler et al. 2022), coding only the update fitted - init: the decoder ships the init, so it
+      costs no bits; the init is trained once per width and kept under runs/ (never in the package);
 - JPEG (Pillow, optimize) and WebP swept over quality on the same crops.
 Writes benchmarks/results/ceiling.{csv,md,png}; rows are appended as they finish, so a cut-off run
 keeps what it measured.
@@ -26,7 +31,7 @@ import csv
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -62,12 +67,13 @@ from inrcodec.tilesiren import render, tile_params
 FIELDS = ["crop", "candidate", "config", "steps", "qat_steps", "params", "bpp", "bytes", "header_bytes", "psnr",
           "psnr_unquant", "zero_frac", "bits_by_tensor", "seconds"]
 CANDIDATES = {"a0": "a0: tiles, plain", "a": "a: tiles + QAT", "c0": "c0: one SIREN per crop, plain",
-              "c": "c: one SIREN per crop + QAT",
+              "c": "c: one SIREN per crop + QAT", "d": "d: one SIREN per crop from a meta-learned init, update coded",
               "jpeg": "JPEG (Pillow, optimize)", "webp": "WebP (Pillow, method 6)"}
 TARGETS = (0.25, 0.5, 1.0, 2.0)  # bpp: a0/a fit once per target (rate weight 1/bpp)
 OFFSETS = (-16, -8, -4, 0, 4, 8)  # global step-index offsets (1/16 octave) tried after QAT
 SIREN_LR, QAT_LR_TILES, QAT_LR_SIREN = 1e-3, 5e-4, 1e-4
 KNEE_DB = 1.0  # QAT of c at the coarsest global step that loses at most this much before QAT
+META_INNER, META_BATCH, META_EPS = 10, 4, 0.5  # d: Reptile inner fit steps, crops per outer step, first outer step
 
 
 def centre_crops(folder: Path, count: int, size: int) -> list[tuple[str, np.ndarray]]:
@@ -111,7 +117,12 @@ class Model:
     header: StreamHeader
     target: torch.Tensor
     shape: tuple[int, int, int]
-    rate_weight: float = 0.0  # the fit's L1 rate proxy, kept during QAT
+    rate_weight: float = 0.0  # the fit's L1 rate proxy (on the coded update), kept during QAT
+    origin: list[torch.Tensor] | None = None  # d: the shared init the decoder ships; only params - origin is coded
+
+    def update(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
+        """What the stream carries: the parameters themselves, or their move away from the shared init."""
+        return params if self.origin is None else [p - o for p, o in zip(params, self.origin)]
 
     def image(self, params: list[torch.Tensor]) -> np.ndarray:
         with torch.no_grad():
@@ -127,20 +138,23 @@ class Model:
 
     def indices(self, global_index: int, offsets: list[int]) -> list[int]:
         """Step index per tensor: global + sensitivity offset, clipped to the coder's range."""
-        return [int(np.clip(global_index + o, 0, finest_index(p.detach().numpy()))) for p, o in zip(self.params, offsets)]
+        return [int(np.clip(global_index + o, 0, finest_index(p.detach().numpy())))
+                for p, o in zip(self.update(self.params), offsets)]
 
     def code(self, indices: list[int]) -> Coded:
         """Quantize every tensor at its step, write a real stream, rebuild the pixels from its integers."""
-        tensors = [make_coded(quantize(p.detach().numpy().ravel(), i), i) for p, i in zip(self.params, indices)]
+        tensors = [make_coded(quantize(u.detach().numpy().ravel(), i), i)
+                   for u, i in zip(self.update(self.params), indices)]
         data = write_stream(self.header, tensors)
         deq = [torch.from_numpy(dequantize(t.symbols, i)).reshape(p.shape)
                for t, i, p in zip(tensors, indices, self.params)]
-        return coded(data, self.image(deq), tensors, self.names)
+        return coded(data, self.image([d + o for d, o in zip(deq, self.origin)] if self.origin is not None else deq),
+                     tensors, self.names)
 
     def loss(self, params: list[torch.Tensor]) -> torch.Tensor:
         mse = (self.render(params) - self.target).pow(2).mean()
         if self.rate_weight:
-            mse = mse + self.rate_weight * sum(p.abs().sum() for p in params) / (self.shape[0] * self.shape[1])
+            mse = mse + self.rate_weight * sum(u.abs().sum() for u in self.update(params)) / (self.shape[0] * self.shape[1])
         return mse
 
     def fit(self, steps: int, lr: float) -> None:
@@ -157,7 +171,9 @@ class Model:
 
     def qat(self, indices: list[int], steps: int, lr: float) -> None:
         """Fit through the quantizer at fixed steps: uniform noise of one step for the first half
-        (a smooth proxy that lets values cross rounding boundaries), straight-through rounding after."""
+        (a smooth proxy that lets values cross rounding boundaries), straight-through rounding after.
+        Rounds the parameters themselves, so only for models without an origin (a, c)."""
+        assert self.origin is None
         steps_t = [step_size(i) for i in indices]
         params = [p.detach().clone().requires_grad_() for p in self.params]
         opt = torch.optim.Adam(params, lr=lr)
@@ -194,17 +210,66 @@ def to_target(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(image, np.float32).reshape(-1, 3)).div(255.0)
 
 
-def siren_model(image: np.ndarray, width: int, depth: int, seed: int = 0) -> Model:
-    """One SIREN for the whole crop from the standard init. Its stream is the codec's container with no
-    init name or checksum and (depth, width) as settings: the header a version-3 stream would need."""
+def siren_model(image: np.ndarray, width: int, depth: int, seed: int = 0,
+                init: list[torch.Tensor] | None = None) -> Model:
+    """One SIREN for the whole crop from the standard init, or from a shared `init` whose update alone is
+    coded (d). Its stream is the codec's container with no init name or checksum and (depth, width) as
+    settings: the header a version-3 stream would need (d's would add the init's name and 8 checksum bytes)."""
     h, w, _ = image.shape
     spec = SirenSpec(hidden=width, depth=depth)
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
     coords = torch.stack([ys, xs], -1).reshape(1, -1, 2)
-    params = [p[None] for p in siren_init(spec, torch.Generator().manual_seed(seed))]
+    params = [p[None] for p in siren_init(spec, torch.Generator().manual_seed(seed))] if init is None else init
     header = StreamHeader(2, h, w, "", b"", struct.pack(">BB", depth, width))  # write_stream writes no checksum bytes for b""
     return Model(params, spec.names(), lambda ps: siren_forward(ps, coords, spec)[0], header, to_target(image),
-                 image.shape)
+                 image.shape, origin=init)
+
+
+def random_crops(folder: Path, size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Endless random size x size crops of random images under a folder (train only: never val, never Kodak),
+    META_BATCH crops per decoded image: decoding, not fitting, was most of an outer step's time."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not paths:
+        raise SystemExit(f"no images under {folder}")
+    while True:
+        a = np.asarray(Image.open(paths[rng.integers(len(paths))]).convert("RGB"))
+        for _ in range(META_BATCH if min(a.shape[:2]) >= size else 0):
+            top, left = rng.integers(a.shape[0] - size + 1), rng.integers(a.shape[1] - size + 1)
+            yield np.ascontiguousarray(a[top:top + size, left:left + size])
+
+
+def meta_train(folder: Path, width: int, depth: int, size: int, steps: int, minutes: float,
+               seed: int = 0) -> tuple[list[torch.Tensor], dict]:
+    """Reptile (Nichol et al. 2018) for d's init: the inner loop is the fit itself (META_INNER Adam steps,
+    cosine, at SIREN_LR) on a random train crop, so the init is trained as it is used; the outer step moves
+    the init toward the mean of META_BATCH fitted networks, annealed linearly to 0 over the step or time
+    budget, whichever ends first."""
+    crops = random_crops(folder, size, np.random.default_rng(seed))
+    theta = siren_model(next(crops), width, depth, seed).params
+    t0, k = time.perf_counter(), 0
+    while k < steps and time.perf_counter() - t0 < 60 * minutes:
+        fitted_params = []
+        for _ in range(META_BATCH):
+            model = siren_model(next(crops), width, depth, init=theta)
+            model.fit(META_INNER, SIREN_LR)
+            fitted_params.append(model.params)
+        eps = META_EPS * (1 - max(k / steps, (time.perf_counter() - t0) / (60 * minutes)))
+        theta = [t + eps * (torch.stack(f).mean(0) - t) for t, *f in zip(theta, *fitted_params)]
+        k += 1
+    return theta, {"outer_steps": k, "seconds": time.perf_counter() - t0, "inner": META_INNER,
+                   "batch": META_BATCH, "eps": META_EPS, "lr": SIREN_LR, "size": size, "folder": str(folder)}
+
+
+def meta_init(meta_dir: Path, folder: Path, width: int, depth: int, size: int, steps: int,
+              minutes: float) -> list[torch.Tensor]:
+    """d's init for a width: loaded from meta_dir, or meta-trained there first (ignored runs/, never committed)."""
+    path = meta_dir / f"siren-W{width}-D{depth}-{size}.pt"
+    if not path.exists():
+        theta, info = meta_train(folder, width, depth, size, steps, minutes)
+        meta_dir.mkdir(parents=True, exist_ok=True)
+        torch.save({"params": theta, **info}, path)
+        print(f"meta-trained {path}: {info}", file=sys.stderr)
+    return torch.load(path)["params"]
 
 
 class Writer:
@@ -261,10 +326,11 @@ def run_tiles(out: Writer, crop: str, image: np.ndarray, steps: int, qat_steps: 
                    seconds=qat_s)
 
 
-def run_siren(out: Writer, crop: str, image: np.ndarray, width: int, depth: int, steps: int, qat_steps: int) -> None:
-    """c: fit, then pick the knee step on real streams, QAT there, and code at offsets around it."""
+def run_siren(out: Writer, crop: str, image: np.ndarray, model: Model, config: str, steps: int,
+              runs: tuple[tuple[str, int], ...]) -> None:
+    """c0/c/d: fit, then pick the knee step on real streams and code at offsets around it; for each
+    (candidate, QAT steps) of `runs` in turn, QAT at the knee first when it has steps."""
     t0 = time.perf_counter()
-    model = siren_model(image, width, depth)
     model.fit(steps, SIREN_LR)
     unq = model.psnr()
     offsets = step_offsets(model.sensitivity())
@@ -273,12 +339,12 @@ def run_siren(out: Writer, crop: str, image: np.ndarray, width: int, depth: int,
         mid = (lo + hi) // 2
         lo, hi = (mid + 1, hi) if psnr(model.code(model.indices(mid, offsets)).pixels, image) < unq - KNEE_DB else (lo, mid)
     knee, n_params = lo, sum(p.numel() for p in model.params)
-    for name, qat in (("c0", 0), ("c", qat_steps)):  # coded as fitted, then after QAT at the knee
+    for name, qat in runs:
         if qat:
             model.qat(model.indices(knee, offsets), qat, QAT_LR_SIREN)
         unq, secs = model.psnr(), time.perf_counter() - t0
         for k in OFFSETS:
-            record(out, crop, image, name, f"W{width} D{depth} offset {k:+d}",
+            record(out, crop, image, name, f"{config} offset {k:+d}",
                    model.code(model.indices(knee + k, offsets)), steps=steps, qat_steps=qat, params=n_params,
                    psnr_unquant=unq, seconds=secs)
 
@@ -338,7 +404,7 @@ def base(key: str) -> str:
 
 
 def fitted(key: str) -> bool:
-    return base(key) in ("a0", "a", "c0", "c")
+    return base(key) in ("a0", "a", "c0", "c", "d")
 
 
 def ordered(fr: dict) -> list[str]:
@@ -347,9 +413,11 @@ def ordered(fr: dict) -> list[str]:
 
 
 def label(key: str, rows: list[dict]) -> str:
-    """A candidate's name with the steps its rows were fitted with."""
-    r = next(r for r in rows if r["candidate"] == key)
-    return CANDIDATES[base(key)] + (f", {r['steps']} + {r['qat_steps'] or 0} steps" if fitted(key) else "")
+    """A candidate's name with the steps its rows were fitted with, and its variant tag unless that only
+    names the steps (e.g. d@l1=1, but not c0@3000)."""
+    r, tag = next(r for r in rows if r["candidate"] == key), key.partition("@")[2]
+    return (CANDIDATES[base(key)] + (f", {r['steps']} + {r['qat_steps'] or 0} steps" if fitted(key) else "")
+            + (f", {tag}" if tag and not tag.isdigit() else ""))
 
 
 def mean_of(rows: list[dict], field: str) -> float:
@@ -442,14 +510,23 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
               help="c: hidden widths of the per-crop SIREN")
 @click.option("--depth", type=int, default=3, show_default=True, help="c: hidden layers")
 @click.option("--candidates", multiple=True, default=("classic", "c", "tiles"), show_default=True,
-              type=click.Choice(["classic", "c", "tiles"]))
+              type=click.Choice(["classic", "c", "c0", "d", "tiles"]), help="c runs c0 and its QAT; c0 alone skips QAT")
+@click.option("--rate-weight", type=float, default=0.0, show_default=True,
+              help="c0/c/d: weight of the L1 rate proxy on the coded numbers (d: the update)")
+@click.option("--train-data", type=click.Path(path_type=Path, file_okay=False), default=SHARED_DATA / "train",
+              show_default=True, help="d: meta-training images (random crops)")
+@click.option("--meta-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/ceiling-meta"),
+              show_default=True, help="d: where the meta-learned inits are kept (ignored by git)")
+@click.option("--meta-steps", type=int, default=1_000_000, show_default=True, help="d: most Reptile outer steps")
+@click.option("--meta-minutes", type=float, default=8.0, show_default=True, help="d: Reptile time budget per width")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
 @click.option("--append", is_flag=True, help="add to an existing ceiling.csv instead of starting it afresh")
 @click.option("--report-only", is_flag=True, help="only write the tables and plot from ceiling.csv")
 @click.option("--tag", default="", help="appended to candidate names: a variant (e.g. @3000) beside the base run")
 @click.option("--quiet", is_flag=True)
 def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, steps: int, qat_steps: int,
-         widths: tuple[int, ...], depth: int, candidates: tuple[str, ...], out: Path, append: bool,
+         widths: tuple[int, ...], depth: int, candidates: tuple[str, ...], rate_weight: float, train_data: Path,
+         meta_dir: Path, meta_steps: int, meta_minutes: float, out: Path, append: bool,
          report_only: bool, tag: str, quiet: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # the 2 shared cores: two threads under load ran 10x slower (0.37 s/step vs 0.03)
@@ -463,7 +540,9 @@ def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, step
             raise click.UsageError("give one --per-folder count per --data folder")
         crops = [c for f, n in zip(folders, per_folder) for c in centre_crops(f, n, size)]
         jobs = [(name, image, cand, wd) for name, image in crops for cand in candidates
-                for wd in (widths if cand == "c" else (0,))]
+                for wd in (widths if cand in ("c", "c0", "d") else (0,))]
+        inits = {wd: meta_init(meta_dir, train_data, wd, depth, size, meta_steps, meta_minutes)
+                 for wd in widths if "d" in candidates}
         fresh = not (append and csv_path.exists())
         t0 = time.perf_counter()
         with open(csv_path, "w" if fresh else "a", newline="") as f, \
@@ -473,8 +552,11 @@ def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, step
             for name, image, cand, wd in bar:
                 if cand == "classic":
                     run_classics(writer, name, image)
-                elif cand == "c":
-                    run_siren(writer, name, image, wd, depth, steps, qat_steps)
+                elif cand in ("c", "c0", "d"):
+                    model = siren_model(image, wd, depth, init=inits.get(wd) if cand == "d" else None)
+                    model.rate_weight = rate_weight
+                    runs = {"c": (("c0", 0), ("c", qat_steps)), "c0": (("c0", 0),), "d": (("d", 0),)}[cand]
+                    run_siren(writer, name, image, model, f"W{wd} D{depth}", steps, runs)
                 else:
                     run_tiles(writer, name, image, steps, qat_steps)
         header += f" Study compute: {(time.perf_counter() - t0) / 60:.1f} min."
