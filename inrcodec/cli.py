@@ -69,8 +69,9 @@ def _read_stream(src: Path) -> bytes:
 def _write(dst: Path, data: bytes) -> None:
     """All of an output at once, so that an error leaves none of it: to stdout for `-`."""
     if dst == STDIO:
-        _stdout().write(data)
-        _stdout().flush()
+        out = _stdout()
+        out.write(data)
+        out.flush()
     else:
         write_output(dst, data)
 
@@ -256,10 +257,12 @@ def _decode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> N
     _write(dst, encode_image_file(pixels, dst))
     if not quiet:
         seconds = time.perf_counter() - t0
-        coded = decoder.info(data).network_width
-        used = decoder.preview_width(coded, options["width_fraction"])
-        click.echo(f"{_name(dst)}: {pixels.shape[1]}x{pixels.shape[0]}, {seconds:.2f} s"
-                   + (f", preview at {used} of {coded} channels" if used != coded else ""), err=True)
+        preview = ""
+        if options["width_fraction"] != 1:  # at 1 every channel is used: no need to parse the header again
+            coded = decoder.info(data).network_width
+            used = decoder.preview_width(coded, options["width_fraction"])
+            preview = f", preview at {used} of {coded} channels" if used != coded else ""
+        click.echo(f"{_name(dst)}: {pixels.shape[1]}x{pixels.shape[0]}, {seconds:.2f} s{preview}", err=True)
 
 
 @main.command(cls=_Command, epilog=EXIT_CODES)

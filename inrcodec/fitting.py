@@ -88,5 +88,3 @@ def sensitivity(net: TileNetwork, deltas: list[torch.Tensor], grid: TileGrid, sa
         for i, g in enumerate(grads):
             acc[i] += float(g.pow(2).mean()) / probes
     return acc
-
-

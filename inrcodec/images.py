@@ -2,6 +2,7 @@
 without ever leaving a partial file or replacing a special one."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 import secrets
@@ -136,11 +137,20 @@ def image_format(path: str | os.PathLike) -> str:
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
         raise UsageError(f"unknown image extension {suffix} of {path}: use .png, .jpg, .webp, .tif, ...")
+    if not _writes_rgb(fmt):
+        raise UsageError(f"Pillow cannot write RGB images as {fmt} ({suffix} of {path})")
+    return fmt
+
+
+@functools.lru_cache(maxsize=None)
+def _writes_rgb(fmt: str) -> bool:
+    """Whether Pillow can save 8-bit RGB as `fmt`: tried once per format and process, since
+    every decode's output name asks (twice in the CLI, once per file in a batch)."""
     try:
         Image.new("RGB", (1, 1)).save(io.BytesIO(), format=fmt)
     except (KeyError, ValueError, OSError):  # no save handler, or none for RGB
-        raise UsageError(f"Pillow cannot write RGB images as {fmt} ({suffix} of {path})") from None
-    return fmt
+        return False
+    return True
 
 
 def encode_image_file(pixels: np.ndarray, path: str | os.PathLike) -> bytes:
