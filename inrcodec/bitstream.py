@@ -51,6 +51,9 @@ def stream_bytes(src: StreamSource) -> bytes:
             raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
     if hasattr(src, "read"):
         return _bounded_read(src)
+    if type(src) is bytes:  # already the stream (e.g. read by the CLI): no copy
+        _check_size(len(src))
+        return src
     try:
         view = memoryview(src)  # bytes, bytearray, memoryview, array.array, numpy...
     except TypeError:
