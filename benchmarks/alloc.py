@@ -15,7 +15,6 @@ benchmarks/results/alloc.csv (every run) and alloc.md (medians and the machine).
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import os
@@ -32,7 +31,7 @@ import click
 import numpy as np
 from PIL import Image
 
-from benchmarks.common import RESULTS, ROOT, SHARED_DATA, cell, machine
+from benchmarks.common import RESULTS, ROOT, SHARED_DATA, machine, write_csv
 from inrcodec.alloc import ENV
 from inrcodec.example import synthetic_image
 from inrcodec.sharedinit import SPARSE_INIT, load_init_file
@@ -168,10 +167,7 @@ def main() -> None:
                 rows += [{"round": r, "task": task, "variant": variant, **row}
                          for row in run_task(task, variant, r, work, a.meta_steps)]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / "alloc.csv", "w", newline="") as f:
-        out = csv.DictWriter(f, FIELDS)
-        out.writeheader()
-        out.writerows({k: cell(row.get(k, "")) for k in FIELDS} for row in rows)
+    write_csv(RESULTS / "alloc.csv", FIELDS, rows)
     (RESULTS / "alloc.md").write_text(report(rows, a, machine("cpu")))
     print((RESULTS / "alloc.md").read_text())
 

@@ -311,18 +311,18 @@ def run_tiles(out: Writer, crop: str, image: np.ndarray, steps: int, qat_steps: 
             continue
         model = tile_model(image, target, analysis, streams[0][1])
         unq = model.psnr()
+        tensors = {rate: decode_tensors(data)[1] for rate, data in streams}
         for rate, data in streams:
             record(out, crop, image, "a0", f"lambda={1 / target:g} @{rate:.3g}",
-                   coded(data, decode(data), decode_tensors(data)[1], model.names), steps=steps, qat_steps=0,
+                   coded(data, decode(data), tensors[rate], model.names), steps=steps, qat_steps=0,
                    params=sum(d.size for d in analysis.fitted.deltas), psnr_unquant=unq, seconds=fit_s)
-        base = [t.step_index for t in decode_tensors(dict(streams).get(target, streams[0][1]))[1]]
+        base = [t.step_index for t in tensors.get(target, tensors[streams[0][0]])]
         t0 = time.perf_counter()
         model.qat(base, qat_steps, QAT_LR_TILES)
         unq_q, qat_s = model.psnr(), fit_s + time.perf_counter() - t0
         for k in OFFSETS:
-            idx = [int(np.clip(i + k, 0, finest_index(p.numpy()))) for i, p in zip(base, model.params)]
-            record(out, crop, image, "a", f"lambda={1 / target:g} offset {k:+d}", model.code(idx), steps=steps,
-                   qat_steps=qat_steps, params=sum(p.numel() for p in model.params), psnr_unquant=unq_q,
+            record(out, crop, image, "a", f"lambda={1 / target:g} offset {k:+d}", model.code(model.indices(k, base)),
+                   steps=steps, qat_steps=qat_steps, params=sum(p.numel() for p in model.params), psnr_unquant=unq_q,
                    seconds=qat_s)
 
 

@@ -5,12 +5,17 @@ each other's helpers only from here.
 """
 from __future__ import annotations
 
+import csv
 import math
 import os
 import platform
+import shutil
+import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,6 +54,33 @@ def cell(v: Any) -> Any:
     if isinstance(v, float):
         return "" if math.isnan(v) else f"{v:.6g}"
     return v
+
+
+def write_csv(path: Path, fields: list[str], rows: Iterable[dict]) -> None:
+    """A results CSV: the header, then each row's `fields` as cells (a field a row lacks is empty)."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fields)
+        w.writeheader()
+        w.writerows({k: cell(r.get(k, "")) for k in fields} for r in rows)
+
+
+def cli_command() -> list[str]:
+    """The `inrcodec` a user runs: the console script of this Python's environment."""
+    script = Path(sys.executable).with_name("inrcodec")
+    found = str(script) if script.exists() else shutil.which("inrcodec")
+    if found is None:
+        raise SystemExit("this benchmark needs the `inrcodec` command (pip install -e .)")
+    return [found]
+
+
+def wall_seconds(command: list[str], env: dict[str, str] | None = None) -> float:
+    """Wall time of a command run as a fresh process (start-up included); its failure is an error of the benchmark."""
+    t0 = time.perf_counter()
+    r = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed: {r.stderr.strip()}")
+    return seconds
 
 
 def say(quiet: bool) -> Callable[[str], None]:

@@ -13,7 +13,6 @@ benchmarks/results/preview.{csv,md,png}.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from collections import defaultdict
@@ -24,7 +23,15 @@ import numpy as np
 
 import inrcodec
 from benchmarks.bdrate import bd_rate
-from benchmarks.common import RESULTS, SHARED_DATA, cell, images_in, machine, pyplot, save
+from benchmarks.common import (
+    RESULTS,
+    SHARED_DATA,
+    images_in,
+    machine,
+    pyplot,
+    save,
+    write_csv,
+)
 from inrcodec.decoder import preview_width
 from inrcodec.encoder import pick_device
 from inrcodec.images import load_image
@@ -80,10 +87,7 @@ def main() -> None:
             row["decode_s"] = min(row["decode_s"], decode_seconds(data, fraction))
     reference = [row["decode_s"] for _, _, row in streams if "fit" not in row]
     a.out.mkdir(parents=True, exist_ok=True)
-    with open(a.out / f"{a.name}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        w.writerows({k: cell(v) for k, v in r.items()} for r in rows)
+    write_csv(a.out / f"{a.name}.csv", FIELDS, rows)
     report(rows, a, machine(device), time.time() - t_start, float(np.median(reference)))
 
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +36,15 @@ import numpy as np
 
 import inrcodec
 from benchmarks.classic import CLASSICS, run_classic
-from benchmarks.common import RESULTS, SHARED_DATA, cell, images_in, machine
+from benchmarks.common import (
+    RESULTS,
+    SHARED_DATA,
+    cell,
+    cli_command,
+    images_in,
+    machine,
+    wall_seconds,
+)
 from benchmarks.report import FIELDS, point_key, read_rows, write_report
 from inrcodec import tilesiren
 from inrcodec.encoder import choose_network, pick_device, table_choice
@@ -68,25 +74,6 @@ def shard_of(files: list[Path], spec: str) -> list[Path]:
     if not 1 <= i <= n:
         raise SystemExit(f"--shard {spec}: i must lie in 1..n")
     return files[i - 1::n]
-
-
-def cli_command() -> list[str]:
-    """The `inrcodec` a user runs: the console script of this Python's environment."""
-    script = Path(sys.executable).with_name("inrcodec")
-    found = str(script) if script.exists() else shutil.which("inrcodec")
-    if found is None:
-        raise SystemExit("--cli-timing needs the `inrcodec` command (pip install -e .)")
-    return [found]
-
-
-def wall_seconds(command: list[str]) -> float:
-    """Wall time of a command run as a fresh process; its failure is an error of the benchmark."""
-    t0 = time.perf_counter()
-    r = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if r.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed: {r.stderr.strip()}")
-    return seconds
 
 
 def cli_seconds(image: Path, rate: float, preset: str, width: int, level: int, device: str) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bdrate import bd_rate
-from benchmarks.common import RESULTS, ROOT, cell, pyplot, save
+from benchmarks.common import RESULTS, ROOT, pyplot, save, write_csv
 
 REFERENCE = ROOT / "benchmarks" / "reference" / "kodak_rd_reference.csv"  # published numbers, with sources
 FIELDS = ["image", "codec", "preset", "setting", "bpp", "psnr", "ms_ssim", "psnr_seam", "psnr_interior",
@@ -58,13 +58,6 @@ def merge(paths: list[Path]) -> list[dict]:
         for r in read_rows(path):
             rows.setdefault(point_key(r), r)
     return list(rows.values())
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        w.writerows({k: cell(r[k]) for k in FIELDS} for r in rows)
 
 
 def interp(bpp, val, at: float) -> float:
@@ -295,7 +288,7 @@ def main() -> None:
     rows = merge(a.csv)
     a.out.mkdir(parents=True, exist_ok=True)
     if [p.resolve() for p in a.csv] != [(a.out / f"{name}.csv").resolve()]:
-        write_csv(rows, a.out / f"{name}.csv")
+        write_csv(a.out / f"{name}.csv", FIELDS, rows)
     command = a.command or "python -m benchmarks.rd (merged: " + ", ".join(p.name for p in a.csv) + ")"
     write_report(rows, a.out / name, name, a.machine or "not stated", command,
                  f"{a.minutes:.1f} min in all" if a.minutes is not None else "")

@@ -13,7 +13,6 @@ Writes benchmarks/results/startup.csv and startup.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import os
 import statistics
@@ -21,23 +20,22 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.common import RESULTS, ROOT, cell, machine, say
+from benchmarks.common import (
+    RESULTS,
+    ROOT,
+    cli_command,
+    machine,
+    say,
+    wall_seconds,
+    write_csv,
+)
 
-SCRIPT = str(Path(sys.executable).parent / "inrcodec")  # the console script a user runs
 IN_PROCESS = ("import statistics, sys, time, inrcodec\ndata = open(sys.argv[1], 'rb').read()\ninrcodec.decode(data)\n"
               "times = []\nfor _ in range(5):\n    t = time.perf_counter(); inrcodec.decode(data); "
               "times.append(time.perf_counter() - t)\nprint(statistics.median(times))")
-
-
-def wall(cmd: list[str], env: dict[str, str]) -> float:
-    """Seconds a fresh process takes, start-up included."""
-    t = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
 
 
 def extract(rev: str, into: Path) -> Path:
@@ -69,16 +67,17 @@ def main() -> None:
         variants = {"now": dict(os.environ)}
         if a.before:
             variants[f"at {a.before}"] = dict(os.environ, PYTHONPATH=str(extract(a.before, work / "before")))
+        cli = cli_command()
         commands = {"python -c 'import torch'": [sys.executable, "-c", "import torch"],
-                    "inrcodec --help": [SCRIPT, "--help"],
-                    "inrcodec decode x.inr out.png (768x512)": [SCRIPT, "decode", str(stream), out, "-q"]}
+                    "inrcodec --help": [*cli, "--help"],
+                    "inrcodec decode x.inr out.png (768x512)": [*cli, "decode", str(stream), out, "-q"]}
         times: dict[tuple[str, str], list[float]] = {}
         for r in range(a.rounds):  # interleaved: load on a shared machine hits every command alike
             for label, env in variants.items():
                 for name, cmd in commands.items():
                     if name.startswith("python") and label != "now":
                         continue  # the same command either way
-                    times.setdefault((label, name), []).append(wall(cmd, env))
+                    times.setdefault((label, name), []).append(wall_seconds(cmd, env))
                 times.setdefault((label, "decode in a running process (median of 5)"), []).append(float(
                     subprocess.run([sys.executable, "-c", IN_PROCESS, str(stream)], env=env, check=True,
                                    capture_output=True, text=True).stdout))
@@ -87,10 +86,7 @@ def main() -> None:
     rows = [{"code": label, "command": name, "median_s": statistics.median(t), "runs_s": " ".join(f"{x:.3f}" for x in t)}
             for (label, name), t in times.items()]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / "startup.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows({k: cell(v) for k, v in row.items()} for row in rows)
+    write_csv(RESULTS / "startup.csv", list(rows[0]), rows)
     torch_s = times[("now", "python -c 'import torch'")]
     md = ["# Start-up and decode time (fresh processes)", "",
           f"Machine: {machine('cpu')}; {versions()}; Python {sys.version.split()[0]}.", "",
