@@ -1,9 +1,13 @@
 """Ceiling study (issue 14, step 1): how good can each candidate representation get when coded for real?
 
+\b
     python -m benchmarks.ceiling                       # val crops: JPEG, WebP, a0, a, c0, c (1000 steps)
     python -m benchmarks.ceiling --candidates c --steps 3000 --widths 20 --widths 32 --tag @3000 --append
     python -m benchmarks.ceiling --candidates d --widths 20 --widths 32 --append   # meta-trains first if need be
     python -m benchmarks.ceiling --candidates c0 --candidates d --steps 10 --widths 20 --tag @10 --append
+    python -m benchmarks.ceiling --candidates b --candidates b1 --threads 2 --append   # trains b's synthesis first
+    python -m benchmarks.ceiling --size 256 --per-folder 5 --data ../shared/data/val/cbsd68 --candidates classic
+        --candidates b1 --threads 2 --name ceiling-256      (one command: larger crops, their own results files)
     python -m benchmarks.ceiling --report-only         # tables and plot again from the CSV
 
 Each candidate is fitted with a large step budget on centre crops of val images (never Kodak), then
@@ -21,6 +25,9 @@ every rate below is 8 * len(bytes) / pixels of a real stream:
 - d:  c0's network from a meta-learned init (Reptile on random train crops, the fit itself as inner loop,
       as Strümpler et al. 2022), coding only the update fitted - init: the decoder ships the init, so it
       costs no bits; the init is trained once per width and kept under runs/ (never in the package);
+- b:  a latent pyramid read by a shared SIREN synthesis (benchmarks.latentgrid): latents fitted per crop from
+      zero and coded (one Laplace per level); the synthesis is trained once as an auto-decoder on train crops;
+- b1: the same, with the synthesis also fitted per crop from the shared one and its update coded;
 - JPEG (Pillow, optimize) and WebP swept over quality on the same crops.
 Writes benchmarks/results/ceiling.{csv,md,png}; rows are appended as they finish, so a cut-off run
 keeps what it measured.
@@ -41,6 +48,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks import latentgrid
 from benchmarks.bdrate import bd_rate
 from benchmarks.classic import CLASSICS, run_classic
 from benchmarks.common import (
@@ -67,13 +75,18 @@ from inrcodec.tilesiren import render, tile_params
 FIELDS = ["crop", "candidate", "config", "steps", "qat_steps", "params", "bpp", "bytes", "header_bytes", "psnr",
           "psnr_unquant", "zero_frac", "bits_by_tensor", "seconds"]
 CANDIDATES = {"a0": "a0: tiles, plain", "a": "a: tiles + QAT", "c0": "c0: one SIREN per crop, plain",
-              "c": "c: one SIREN per crop + QAT", "d": "d: one SIREN per crop from a meta-learned init, update coded",
+              "c": "c: one SIREN per crop + QAT",
+              "b": "b: latent pyramid + shared SIREN synthesis, latents coded",
+              "b1": "b1: latent pyramid + SIREN synthesis from a shared init, latents and update coded", "d": "d: one SIREN per crop from a meta-learned init, update coded",
               "jpeg": "JPEG (Pillow, optimize)", "webp": "WebP (Pillow, method 6)"}
 TARGETS = (0.25, 0.5, 1.0, 2.0)  # bpp: a0/a fit once per target (rate weight 1/bpp)
 OFFSETS = (-16, -8, -4, 0, 4, 8)  # global step-index offsets (1/16 octave) tried after QAT
 SIREN_LR, QAT_LR_TILES, QAT_LR_SIREN = 1e-3, 5e-4, 1e-4
 KNEE_DB = 1.0  # QAT of c at the coarsest global step that loses at most this much before QAT
 META_INNER, META_BATCH, META_EPS = 10, 4, 0.5  # d: Reptile inner fit steps, crops per outer step, first outer step
+LAMS = (1e-3, 3e-3, 1e-2, 3e-2)  # b/b1: rate weights of the fit (MSE + lam * bpp, MSE of [0, 1] colours)
+LATENT_TRAIN_SIZE = 128  # b: side of the train crops of the synthesis' auto-decoder training
+SYNTH_INDICES = (360, 384, 408)  # b1: global step indices tried for the synthesis update (+ sensitivity offsets)
 
 
 def centre_crops(folder: Path, count: int, size: int) -> list[tuple[str, np.ndarray]]:
@@ -272,6 +285,49 @@ def meta_init(meta_dir: Path, folder: Path, width: int, depth: int, size: int, s
     return torch.load(path)["params"]
 
 
+def latent_synth(meta_dir: Path, folder: Path, size: int, minutes: float) -> list[torch.Tensor]:
+    """b's shared synthesis: loaded from meta_dir, or trained there first as an auto-decoder on 64 random
+    train crops (ignored runs/, never committed)."""
+    path = meta_dir / f"latent-synth-L{latentgrid.LEVELS}-W{latentgrid.WIDTH}-{size}.pt"
+    if not path.exists():  # the synthesis is pointwise: crops of one size serve every crop size of the study
+        crops = random_crops(folder, size, np.random.default_rng(1))
+        synth, info = latentgrid.train_synth(crops, 64, (LAMS[0], LAMS[-1]), minutes)
+        meta_dir.mkdir(parents=True, exist_ok=True)
+        torch.save({"params": synth, **info}, path)
+        print(f"trained {path}: {info}", file=sys.stderr)
+    return torch.load(path)["params"]
+
+
+def run_latent(out: Writer, crop: str, image: np.ndarray, synth: list[torch.Tensor], candidate: str,
+               steps: int, lams: tuple[float, ...] = LAMS) -> None:
+    """b/b1: one fit per rate weight, coded at the fitted step (1) and coarser latent steps; b1 also codes the
+    synthesis update at each of SYNTH_INDICES plus per-tensor sensitivity offsets (the Pareto front keeps
+    the best)."""
+    h, w, _ = image.shape
+    target = to_target(image).reshape(1, h, w, 3)
+    header = StreamHeader(2, h, w, "latent-synth", bytes(8), bytes([latentgrid.LEVELS, latentgrid.WIDTH]))
+    for lam in lams:
+        t0 = time.perf_counter()
+        latents, fitted = latentgrid.fit(synth, target, lam, steps, latentgrid.SYNTH_LR if candidate == "b1" else 0.0)
+        secs = time.perf_counter() - t0
+        n = len(latents)
+        names = [f"z{k}" for k in range(n)]
+        if candidate == "b":
+            model = Model(latents, names, lambda ps: latentgrid.synthesize(synth, ps, h, w), header, target, image.shape)
+        else:
+            model = Model(latents + fitted, names + latentgrid.SYNTH_NAMES,
+                          lambda ps, n=n: latentgrid.synthesize(ps[n:], ps[:n], h, w), header,
+                          target, image.shape, origin=[torch.zeros_like(z) for z in latents] + synth)
+        unq = model.psnr()
+        offsets = step_offsets(model.sensitivity()[n:]) if candidate == "b1" else []
+        for k in (-8, -4, 0):
+            for s in SYNTH_INDICES if candidate == "b1" else (0,):
+                indices = [256 + k] * n + [max(0, s + o) for o in offsets]
+                record(out, crop, image, candidate, f"lambda={lam:g} latent step {256 + k}"
+                       + (f" synth step {s}" if s else ""), model.code(indices), steps=steps, qat_steps=0,
+                       params=sum(p.numel() for p in model.params), psnr_unquant=unq, seconds=secs)
+
+
 class Writer:
     """CSV rows appended and flushed as they are measured."""
 
@@ -404,7 +460,7 @@ def base(key: str) -> str:
 
 
 def fitted(key: str) -> bool:
-    return base(key) in ("a0", "a", "c0", "c", "d")
+    return base(key) in ("a0", "a", "c0", "c", "d", "b", "b1")
 
 
 def ordered(fr: dict) -> list[str]:
@@ -510,27 +566,33 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
               help="c: hidden widths of the per-crop SIREN")
 @click.option("--depth", type=int, default=3, show_default=True, help="c: hidden layers")
 @click.option("--candidates", multiple=True, default=("classic", "c", "tiles"), show_default=True,
-              type=click.Choice(["classic", "c", "c0", "d", "tiles"]), help="c runs c0 and its QAT; c0 alone skips QAT")
+              type=click.Choice(["classic", "c", "c0", "d", "b", "b1", "tiles"]),
+              help="c runs c0 and its QAT; c0 alone skips QAT")
 @click.option("--rate-weight", type=float, default=0.0, show_default=True,
               help="c0/c/d: weight of the L1 rate proxy on the coded numbers (d: the update)")
+@click.option("--lams", type=float, multiple=True, help=f"b/b1: rate weights to fit [default: {' '.join(map(str, LAMS))}]")
 @click.option("--train-data", type=click.Path(path_type=Path, file_okay=False), default=SHARED_DATA / "train",
               show_default=True, help="d: meta-training images (random crops)")
 @click.option("--meta-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/ceiling-meta"),
               show_default=True, help="d: where the meta-learned inits are kept (ignored by git)")
 @click.option("--meta-steps", type=int, default=1_000_000, show_default=True, help="d: most Reptile outer steps")
-@click.option("--meta-minutes", type=float, default=8.0, show_default=True, help="d: Reptile time budget per width")
+@click.option("--meta-minutes", type=float, default=8.0, show_default=True,
+              help="d: Reptile time budget per width; b: the synthesis' training budget")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
 @click.option("--append", is_flag=True, help="add to an existing ceiling.csv instead of starting it afresh")
 @click.option("--report-only", is_flag=True, help="only write the tables and plot from ceiling.csv")
 @click.option("--tag", default="", help="appended to candidate names: a variant (e.g. @3000) beside the base run")
+@click.option("--threads", type=int, default=1, show_default=True, help="torch threads (2 on an idle 2-core machine)")
+@click.option("--name", default="ceiling", show_default=True, help="results file names (another crop size: another name)")
 @click.option("--quiet", is_flag=True)
 def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, steps: int, qat_steps: int,
-         widths: tuple[int, ...], depth: int, candidates: tuple[str, ...], rate_weight: float, train_data: Path,
+         widths: tuple[int, ...], depth: int, candidates: tuple[str, ...], rate_weight: float,
+         lams: tuple[float, ...], train_data: Path,
          meta_dir: Path, meta_steps: int, meta_minutes: float, out: Path, append: bool,
-         report_only: bool, tag: str, quiet: bool) -> None:
+         report_only: bool, tag: str, threads: int, name: str, quiet: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)  # the 2 shared cores: two threads under load ran 10x slower (0.37 s/step vs 0.03)
-    csv_path = out / "ceiling.csv"
+    torch.set_num_threads(threads)  # 1 when anything else runs: two threads under load ran 10x slower
+    csv_path = out / f"{name}.csv"
     header = (f"# Ceiling study (issue 14, step 1): {size}x{size} val centre crops, plain + QAT fitting steps "
               f"per candidate\n\nMachine: {machine('cpu')}. Command: `python -m benchmarks.ceiling "
               f"{' '.join(sys.argv[1:])}`.")
@@ -539,28 +601,31 @@ def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, step
         if len(per_folder) != len(folders):
             raise click.UsageError("give one --per-folder count per --data folder")
         crops = [c for f, n in zip(folders, per_folder) for c in centre_crops(f, n, size)]
-        jobs = [(name, image, cand, wd) for name, image in crops for cand in candidates
+        jobs = [(crop, image, cand, wd) for crop, image in crops for cand in candidates
                 for wd in (widths if cand in ("c", "c0", "d") else (0,))]
         inits = {wd: meta_init(meta_dir, train_data, wd, depth, size, meta_steps, meta_minutes)
                  for wd in widths if "d" in candidates}
+        synth = latent_synth(meta_dir, train_data, min(size, LATENT_TRAIN_SIZE), meta_minutes) if {"b", "b1"} & set(candidates) else []
         fresh = not (append and csv_path.exists())
         t0 = time.perf_counter()
         with open(csv_path, "w" if fresh else "a", newline="") as f, \
                 click.progressbar(jobs, label="ceiling", hidden=quiet,
                                   item_show_func=lambda j: j and f"{j[0]} {j[2]}{j[3] or ''}") as bar:
             writer = Writer(f, fresh, tag)
-            for name, image, cand, wd in bar:
+            for crop, image, cand, wd in bar:
                 if cand == "classic":
-                    run_classics(writer, name, image)
+                    run_classics(writer, crop, image)
+                elif cand in ("b", "b1"):
+                    run_latent(writer, crop, image, synth, cand, steps, lams or LAMS)
                 elif cand in ("c", "c0", "d"):
                     model = siren_model(image, wd, depth, init=inits.get(wd) if cand == "d" else None)
                     model.rate_weight = rate_weight
                     runs = {"c": (("c0", 0), ("c", qat_steps)), "c0": (("c0", 0),), "d": (("d", 0),)}[cand]
-                    run_siren(writer, name, image, model, f"W{wd} D{depth}", steps, runs)
+                    run_siren(writer, crop, image, model, f"W{wd} D{depth}", steps, runs)
                 else:
-                    run_tiles(writer, name, image, steps, qat_steps)
+                    run_tiles(writer, crop, image, steps, qat_steps)
         header += f" Study compute: {(time.perf_counter() - t0) / 60:.1f} min."
-    md = report(csv_path, out / "ceiling.md", out / "ceiling.png", header)
+    md = report(csv_path, out / f"{name}.md", out / f"{name}.png", header)
     if not quiet:
         click.echo(md)
 

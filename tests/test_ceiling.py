@@ -9,15 +9,21 @@ from benchmarks.ceiling import main, siren_model
 from inrcodec.example import synthetic_image
 
 
-def test_ceiling_harness_codes_every_candidate_for_real(tmp_path):
+def run_study(tmp_path, *args: str, shape: tuple[int, int] = (32, 32), name: str = "ceiling") -> list[dict]:
+    """The study on one generated image (also its train data), 32x32 crops; its CSV rows."""
     data = tmp_path / "gen"
     data.mkdir()
-    Image.fromarray(synthetic_image(32, 32, seed=3)).save(data / "img0.png")
+    Image.fromarray(synthetic_image(*shape, seed=3)).save(data / "img0.png")
+    main(["--data", str(data), "--per-folder", "1", "--size", "32", "--train-data", str(data),
+          "--meta-dir", str(tmp_path / "meta"), "--out", str(tmp_path / "results"), "--name", name, "--quiet", *args],
+         standalone_mode=False)
+    with open(tmp_path / "results" / f"{name}.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_ceiling_harness_codes_every_candidate_for_real(tmp_path):
+    rows = run_study(tmp_path, "--steps", "10", "--qat-steps", "4", "--widths", "8")
     out = tmp_path / "results"
-    main(["--data", str(data), "--per-folder", "1", "--size", "32", "--steps", "10", "--qat-steps", "4",
-          "--widths", "8", "--out", str(out), "--quiet"], standalone_mode=False)
-    with open(out / "ceiling.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
     assert {r["candidate"] for r in rows} == {"a0", "a", "c0", "c", "jpeg", "webp"}
     for r in rows:
         if r["bytes"]:  # every coded point's rate is its real file size
@@ -30,16 +36,9 @@ def test_ceiling_harness_codes_every_candidate_for_real(tmp_path):
 
 
 def test_ceiling_meta_init_candidate_codes_only_the_update(tmp_path):
-    data = tmp_path / "gen"
-    data.mkdir()
-    Image.fromarray(synthetic_image(32, 32, seed=3)).save(data / "img0.png")
-    out, meta = tmp_path / "results", tmp_path / "meta"
-    main(["--data", str(data), "--per-folder", "1", "--size", "32", "--steps", "10", "--widths", "8",
-          "--candidates", "d", "--train-data", str(data), "--meta-dir", str(meta), "--meta-steps", "2",
-          "--out", str(out), "--quiet"], standalone_mode=False)
-    assert (meta / "siren-W8-D3-32.pt").exists()
-    with open(out / "ceiling.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = run_study(tmp_path, "--steps", "10", "--widths", "8", "--candidates", "d", "--meta-steps", "2")
+    out = tmp_path / "results"
+    assert (tmp_path / "meta" / "siren-W8-D3-32.pt").exists()
     assert {r["candidate"] for r in rows} == {"d"} and len(rows) == 6
     assert all(float(r["bpp"]) == float(f"{8 * int(r['bytes']) / (32 * 32):.6g}") and float(r["psnr"]) > 5
                for r in rows)
@@ -53,3 +52,45 @@ def test_meta_init_model_decodes_init_plus_update():
     c = model.code(model.indices(40, [0] * len(init)))
     assert c.zero_frac == 1.0  # nothing moved: the stream carries only zeros, the init comes from the decoder
     assert (c.pixels == model.image(init)).all()
+
+
+def test_ceiling_latent_candidates_code_latents_and_synthesis_update(tmp_path):
+    rows = run_study(tmp_path, "--steps", "6", "--candidates", "b", "--candidates", "b1", "--meta-minutes", "0.01",
+                     shape=(48, 40), name="latent")
+    out = tmp_path / "results"
+    assert (tmp_path / "meta" / "latent-synth-L7-W32-32.pt").exists()
+    assert sum(r["candidate"] == "b" for r in rows) == 4 * 3 and sum(r["candidate"] == "b1" for r in rows) == 4 * 3 * 3
+    for r in rows:
+        assert float(r["bpp"]) == float(f"{8 * int(r['bytes']) / (32 * 32):.6g}") and float(r["psnr"]) > 5
+        tensors = r["bits_by_tensor"].split()
+        assert [t.split(":")[0] for t in tensors][:7] == [f"z{k}" for k in range(7)]
+        assert ("W1" in r["bits_by_tensor"]) == (r["candidate"] == "b1")  # b codes latents only
+    md = (out / "latent.md").read_text()
+    assert "| b: latent pyramid + shared SIREN synthesis, latents coded, 6 + 0 steps |" in md
+
+
+def test_latent_pyramid_upsamples_to_any_grid():
+    import torch
+
+    from benchmarks import latentgrid
+
+    sizes = latentgrid.level_sizes(37, 20)
+    assert sizes[0] == (37, 20) and sizes[1] == (19, 10) and sizes[-1] == (1, 1)
+    latents = [torch.ones(1, a, b) for a, b in sizes]
+    for h, w in ((37, 20), (74, 40), (9, 5)):  # constant latents stay constant at every output size
+        up = latentgrid.upsample(latents, h, w)
+        assert up.shape == (1, 7, h, w) and torch.allclose(up, torch.ones_like(up), atol=1e-5)
+
+
+def test_context_buckets_come_from_decoded_integers_only():
+    import numpy as np
+
+    from benchmarks.latentcontext import contexts, level_bits
+
+    q = np.array([[0, 1], [2, 0]])
+    assert contexts(q, None).tolist() == [[0, 0], [1, 3]]  # N + W + NW + NE, causal only
+    assert contexts(q, np.array([[3]])).tolist() == [[4, 4], [4, 5]]  # + 2 x the coarser latent
+    rng = np.random.default_rng(0)  # i.i.d. latents: contexts cannot help, and their scales cost bytes
+    levels = [np.round(rng.laplace(0, 1.5, (64, 64))).astype(int), np.round(rng.laplace(0, 3, (32, 32))).astype(int)]
+    plain, ctx = level_bits(levels)
+    assert plain < ctx < 1.01 * plain
