@@ -29,7 +29,7 @@ every rate below is 8 * len(bytes) / pixels of a real stream:
       zero and coded (one Laplace per level); the synthesis is trained once as an auto-decoder on train crops;
 - b1: the same, with the synthesis also fitted per crop from the shared one and its update coded;
 - JPEG (Pillow, optimize) and WebP swept over quality on the same crops.
-Writes benchmarks/results/ceiling.{csv,md,png}; rows are appended as they finish, so a cut-off run
+Writes benchmarks/results/ceiling.{csv,md,png} (--name renames them); rows are appended as they finish, so a cut-off run
 keeps what it measured.
 """
 from __future__ import annotations
@@ -298,31 +298,39 @@ def latent_synth(meta_dir: Path, folder: Path, size: int, minutes: float) -> lis
     return torch.load(path)["params"]
 
 
+def latent_model(image: np.ndarray, synth: list[torch.Tensor], latents: list[torch.Tensor],
+                 fitted: list[torch.Tensor] | None = None) -> Model:
+    """b's latents read by the shared synthesis, or (b1) with the `fitted` synthesis, whose update from the
+    shared one is coded after the latents. The header names the synthesis (8 checksum bytes) and its shape."""
+    h, w, _ = image.shape
+    header = StreamHeader(2, h, w, "latent-synth", bytes(8), bytes([latentgrid.LEVELS, latentgrid.WIDTH]))
+    names, n = [f"z{k}" for k in range(len(latents))], len(latents)
+    if fitted is None:
+        return Model(latents, names, lambda ps: latentgrid.synthesize(synth, ps, h, w), header, to_target(image),
+                     image.shape)
+    return Model(latents + fitted, names + latentgrid.SYNTH_NAMES,
+                 lambda ps: latentgrid.synthesize(ps[n:], ps[:n], h, w), header, to_target(image), image.shape,
+                 origin=[torch.zeros_like(z) for z in latents] + synth)
+
+
 def run_latent(out: Writer, crop: str, image: np.ndarray, synth: list[torch.Tensor], candidate: str,
                steps: int, lams: tuple[float, ...] = LAMS) -> None:
     """b/b1: one fit per rate weight, coded at the fitted step (1) and coarser latent steps; b1 also codes the
     synthesis update at each of SYNTH_INDICES plus per-tensor sensitivity offsets (the Pareto front keeps
     the best)."""
-    h, w, _ = image.shape
-    target = to_target(image).reshape(1, h, w, 3)
-    header = StreamHeader(2, h, w, "latent-synth", bytes(8), bytes([latentgrid.LEVELS, latentgrid.WIDTH]))
+    target = to_target(image).reshape(1, *image.shape)
     for lam in lams:
         t0 = time.perf_counter()
         latents, fitted = latentgrid.fit(synth, target, lam, steps, latentgrid.SYNTH_LR if candidate == "b1" else 0.0)
         secs = time.perf_counter() - t0
         n = len(latents)
-        names = [f"z{k}" for k in range(n)]
-        if candidate == "b":
-            model = Model(latents, names, lambda ps: latentgrid.synthesize(synth, ps, h, w), header, target, image.shape)
-        else:
-            model = Model(latents + fitted, names + latentgrid.SYNTH_NAMES,
-                          lambda ps, n=n: latentgrid.synthesize(ps[n:], ps[:n], h, w), header,
-                          target, image.shape, origin=[torch.zeros_like(z) for z in latents] + synth)
+        model = latent_model(image, synth, latents, fitted if candidate == "b1" else None)
         unq = model.psnr()
         offsets = step_offsets(model.sensitivity()[n:]) if candidate == "b1" else []
+        finest = [finest_index(u.numpy()) for u in model.update(model.params)[n:]]
         for k in (-8, -4, 0):
             for s in SYNTH_INDICES if candidate == "b1" else (0,):
-                indices = [256 + k] * n + [max(0, s + o) for o in offsets]
+                indices = [256 + k] * n + [int(np.clip(s + o, 0, f)) for o, f in zip(offsets, finest)]
                 record(out, crop, image, candidate, f"lambda={lam:g} latent step {256 + k}"
                        + (f" synth step {s}" if s else ""), model.code(indices), steps=steps, qat_steps=0,
                        params=sum(p.numel() for p in model.params), psnr_unquant=unq, seconds=secs)
@@ -579,8 +587,8 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
 @click.option("--meta-minutes", type=float, default=8.0, show_default=True,
               help="d: Reptile time budget per width; b: the synthesis' training budget")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=RESULTS, show_default=True)
-@click.option("--append", is_flag=True, help="add to an existing ceiling.csv instead of starting it afresh")
-@click.option("--report-only", is_flag=True, help="only write the tables and plot from ceiling.csv")
+@click.option("--append", is_flag=True, help="add to an existing results CSV instead of starting it afresh")
+@click.option("--report-only", is_flag=True, help="only write the tables and plot from the results CSV")
 @click.option("--tag", default="", help="appended to candidate names: a variant (e.g. @3000) beside the base run")
 @click.option("--threads", type=int, default=1, show_default=True, help="torch threads (2 on an idle 2-core machine)")
 @click.option("--name", default="ceiling", show_default=True, help="results file names (another crop size: another name)")

@@ -5,10 +5,10 @@
 Fits b1 (benchmarks.latentgrid, the ceiling study's shared synthesis) on 256x256 centre crops of val
 images, rounds the latents as the coder does, and compares ideal code lengths of two integer-only models:
 - per level: one zero-mean Laplace per level, its scale chosen from the codec's table (what is coded now);
-- context: the same, with one scale per (level, context bucket); the context is the sum of the magnitudes
-  of four causal neighbours (N, W, NW, NE) plus twice the co-located coarser latent, all integers already
-  decoded, bucketed at CONTEXT_EDGES, so a decoder derives the same model bit for bit. Each bucket's scale
-  index costs a byte of header.
+- context: the same, with one scale per (level, context bucket) and the level's radius; the context is the
+  sum of the magnitudes of four causal neighbours (N, W, NW, NE) plus twice the co-located coarser latent,
+  all integers already decoded when levels are decoded coarsest first, bucketed at CONTEXT_EDGES, so a
+  decoder derives the same model bit for bit. Each bucket's scale index costs a byte of header.
 Cool-chic's autoregressive model (a small MLP on more neighbours) is the strong form of this; the bucketed
 Laplace is its cheapest deterministic relative. Writes benchmarks/results/latent-context.{csv,md}.
 """
@@ -39,19 +39,21 @@ def contexts(q: np.ndarray, coarser: np.ndarray | None) -> np.ndarray:
     return np.searchsorted(CONTEXT_EDGES, c, side="right") - 1
 
 
-def laplace_bits(values: np.ndarray) -> float:
-    """Ideal bits under the best table Laplace for these integers (0 when all are zero)."""
-    radius = int(np.abs(values).max(initial=0))
+def laplace_bits(values: np.ndarray, radius: int) -> float:
+    """Ideal bits under the best table Laplace on [-radius, radius] for these integers (0 when radius is 0)."""
     return choose_scale(values.ravel(), radius)[1] if radius else 0.0
 
 
 def level_bits(levels: list[np.ndarray]) -> tuple[float, float]:
-    """(per-level bits, context-bucketed bits + a byte per bucket used) of one image's latents."""
-    plain = sum(laplace_bits(q) for q in levels)
-    ctx = 0.0
+    """(per-level bits, context-bucketed bits) of one image's latents: a level's radius serves all its
+    buckets, and every bucket beyond the first costs its scale index's byte."""
+    plain = ctx = 0.0
     for k, q in enumerate(levels):
+        radius = int(np.abs(q).max(initial=0))
+        plain += laplace_bits(q, radius)
         buckets = contexts(q, levels[k + 1] if k + 1 < len(levels) else None)
-        ctx += sum(laplace_bits(q[buckets == b]) + 8 for b in np.unique(buckets))
+        used = np.unique(buckets)
+        ctx += sum(laplace_bits(q[buckets == b], radius) for b in used) + 8 * (len(used) - 1)
     return plain, ctx
 
 

@@ -61,12 +61,15 @@ def synthesize(synth: list[torch.Tensor], latents: list[torch.Tensor], h: int, w
 
 
 def laplace_bits(y: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """Bits of each value under a zero-mean Laplace integrated over [y - 1/2, y + 1/2]."""
-    b = log_scale.exp()
+    """Bits of each value under a zero-mean Laplace integrated over [y - 1/2, y + 1/2].
 
-    def cdf(x: torch.Tensor) -> torch.Tensor:
-        return 0.5 + 0.5 * torch.sign(x) * (1 - torch.exp(-x.abs() / b))
-    return -torch.log2((cdf(y + 0.5) - cdf(y - 0.5)).clamp_min(1e-9))
+    In closed form on |y|, the tail in the log domain: a difference of two CDFs near 1 would lose
+    the bin's mass in float32 beyond |y| = 15 scales. Each branch sees |y| clipped to its own side,
+    so the unused one stays finite and passes no NaN gradient."""
+    b, a = log_scale.exp(), y.abs()
+    centre = 1 - 0.5 * torch.exp(-(0.5 + a.clamp(max=0.5)) / b) - 0.5 * torch.exp(-(0.5 - a.clamp(max=0.5)) / b)
+    tail = (a.clamp(min=0.5) - 0.5) / (b * math.log(2)) + 1 - torch.log2(-torch.expm1(-1 / b))
+    return torch.where(a < 0.5, -torch.log2(centre.clamp_min(1e-9)), tail)
 
 
 def quantize_proxy(y: torch.Tensor, noise: bool) -> torch.Tensor:
@@ -86,8 +89,8 @@ def rd_terms(synth: list[torch.Tensor], latents: list[torch.Tensor], log_scales:
 
 def fit(synth: list[torch.Tensor], target: torch.Tensor, lam: float, steps: int,
         synth_lr: float = 0.0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Latents from zero (and the synthesis from its init when synth_lr > 0) on MSE + lam * bpp,
-    Adam with cosine decay; noise first, straight-through for the last STE_SHARE of the steps."""
+    """Latents from zero (and the synthesis from its init when synth_lr > 0) on MSE + lam * bpp by Adam,
+    the latents' rate cosine-decayed to SYNTH_LR; noise first, straight-through for the last STE_SHARE."""
     n, h, w, _ = target.shape
     latents = [torch.zeros(n, a, b, requires_grad=True) for a, b in level_sizes(h, w)]
     log_scales = [torch.zeros((), requires_grad=True) for _ in latents]
@@ -96,7 +99,11 @@ def fit(synth: list[torch.Tensor], target: torch.Tensor, lam: float, steps: int,
     if synth_lr:
         groups.append({"params": synth, "lr": synth_lr})
     opt = torch.optim.Adam(groups)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=LATENT_LR / 50)
+    floor = SYNTH_LR / LATENT_LR  # the latents' rate decays to the synthesis' rate, which stays constant
+
+    def cosine(k: int) -> float:
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * k / max(steps, 1)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, [cosine, lambda k: 1.0][:len(groups)])
     for k in range(steps):
         mse, bpp = rd_terms(synth, latents, log_scales, target, noise=k < steps * (1 - STE_SHARE))
         opt.zero_grad()

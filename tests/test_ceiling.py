@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 from PIL import Image
 
 from benchmarks.ceiling import main, siren_model
@@ -69,17 +70,52 @@ def test_ceiling_latent_candidates_code_latents_and_synthesis_update(tmp_path):
     assert "| b: latent pyramid + shared SIREN synthesis, latents coded, 6 + 0 steps |" in md
 
 
-def test_latent_pyramid_upsamples_to_any_grid():
+def keys_cubic(row: np.ndarray, out: int) -> np.ndarray:
+    """Keys' cubic (a = -0.75) at pixel centres, x = (i + 1/2) * in / out - 1/2, edges clamped: the upsampling a
+    decoder of the latent pyramid must reproduce."""
+    def kernel(t: np.ndarray) -> np.ndarray:
+        t, a = np.abs(t), -0.75
+        return np.where(t <= 1, (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1,
+                        np.where(t < 2, a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a, 0.0))
+    x = (np.arange(out) + 0.5) * len(row) / out - 0.5
+    base = np.floor(x).astype(int)
+    taps = [base + k for k in (-1, 0, 1, 2)]
+    return sum(kernel(x - t) * row[np.clip(t, 0, len(row) - 1)] for t in taps)
+
+
+def test_latent_pyramid_upsamples_at_pixel_centres_to_any_grid():
     import torch
 
     from benchmarks import latentgrid
 
     sizes = latentgrid.level_sizes(37, 20)
     assert sizes[0] == (37, 20) and sizes[1] == (19, 10) and sizes[-1] == (1, 1)
-    latents = [torch.ones(1, a, b) for a, b in sizes]
-    for h, w in ((37, 20), (74, 40), (9, 5)):  # constant latents stay constant at every output size
+    row = np.random.default_rng(0).normal(size=10)
+    for h, w in ((37, 20), (74, 40), (9, 5), (37, 23)):
+        latents = [torch.from_numpy(np.tile(row[:b], (a, 1))[None]).float() for a, b in sizes]
         up = latentgrid.upsample(latents, h, w)
-        assert up.shape == (1, 7, h, w) and torch.allclose(up, torch.ones_like(up), atol=1e-5)
+        assert up.shape == (1, 7, h, w)
+        for level, (_, b) in enumerate(sizes):  # rows are constant, so each output row is the 1-D interpolation
+            assert np.allclose(up[0, level, h // 2].numpy(), keys_cubic(row[:b], w), atol=1e-5)
+
+
+def test_latent_model_decodes_shared_synthesis_plus_update():
+    import torch
+
+    from benchmarks import latentgrid
+    from benchmarks.ceiling import latent_model
+
+    image = synthetic_image(16, 24, seed=2)
+    synth = latentgrid.synth_init(seed=1)
+    latents = [torch.randn(1, a, b, generator=torch.Generator().manual_seed(a)).mul(3).round()
+               for a, b in latentgrid.level_sizes(16, 24)]
+    shared, tuned = latent_model(image, synth, latents), latent_model(image, synth, latents, synth)
+    indices = [256] * 7 + [380] * len(synth)
+    c = tuned.code(indices)
+    assert (c.pixels == shared.code(indices[:7]).pixels).all()  # a zero update decodes to the shared synthesis
+    assert (c.pixels == shared.image(latents)).all() and c.zero_frac < 1  # integer latents code exactly
+    moved = latent_model(image, synth, latents, [p + 0.05 for p in synth]).code(indices)
+    assert not (moved.pixels == c.pixels).all() and len(moved.data) > len(c.data)  # the update is coded
 
 
 def test_context_buckets_come_from_decoded_integers_only():
@@ -90,7 +126,10 @@ def test_context_buckets_come_from_decoded_integers_only():
     q = np.array([[0, 1], [2, 0]])
     assert contexts(q, None).tolist() == [[0, 0], [1, 3]]  # N + W + NW + NE, causal only
     assert contexts(q, np.array([[3]])).tolist() == [[4, 4], [4, 5]]  # + 2 x the coarser latent
-    rng = np.random.default_rng(0)  # i.i.d. latents: contexts cannot help, and their scales cost bytes
+    rng = np.random.default_rng(0)  # i.i.d. latents: contexts barely help
     levels = [np.round(rng.laplace(0, 1.5, (64, 64))).astype(int), np.round(rng.laplace(0, 3, (32, 32))).astype(int)]
     plain, ctx = level_bits(levels)
-    assert plain < ctx < 1.01 * plain
+    assert 0.99 * plain < ctx < 1.01 * plain
+    levels[0][:, 32:], levels[1][:, 16:] = 0, 0  # half the image flat, as in a sky: its contexts say so
+    plain, ctx = level_bits(levels)
+    assert ctx < 0.9 * plain
