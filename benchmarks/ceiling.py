@@ -35,6 +35,7 @@ keeps what it measured.
 from __future__ import annotations
 
 import csv
+import math
 import struct
 import sys
 import time
@@ -223,17 +224,26 @@ def to_target(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(image, np.float32).reshape(-1, 3)).div(255.0)
 
 
+def positional(coords: torch.Tensor, levels: int) -> torch.Tensor:
+    """coords followed by sin and cos of 2**k * pi * coords for k < levels (Mildenhall et al. 2020, as
+    Strümpler et al. 2022 feed their SIREN); any resolution still decodes: it is a function of position."""
+    bands = [f(2 ** k * math.pi * coords) for k in range(levels) for f in (torch.sin, torch.cos)]
+    return torch.cat([coords, *bands], -1)
+
+
 def siren_model(image: np.ndarray, width: int, depth: int, seed: int = 0,
-                init: list[torch.Tensor] | None = None) -> Model:
+                init: list[torch.Tensor] | None = None, pe_levels: int = 0) -> Model:
     """One SIREN for the whole crop from the standard init, or from a shared `init` whose update alone is
-    coded (d). Its stream is the codec's container with no init name or checksum and (depth, width) as
-    settings: the header a version-3 stream would need (d's would add the init's name and 8 checksum bytes)."""
+    coded (d), reading the coordinates or (pe_levels > 0) their positional encoding. Its stream is the
+    codec's container with no init name or checksum and (depth, width[, pe_levels]) as settings: the header
+    a version-3 stream would need (d's would add the init's name and 8 checksum bytes)."""
     h, w, _ = image.shape
-    spec = SirenSpec(hidden=width, depth=depth)
+    spec = SirenSpec(hidden=width, depth=depth, in_features=2 + 4 * pe_levels)
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-    coords = torch.stack([ys, xs], -1).reshape(1, -1, 2)
+    coords = positional(torch.stack([ys, xs], -1).reshape(1, -1, 2), pe_levels)
     params = [p[None] for p in siren_init(spec, torch.Generator().manual_seed(seed))] if init is None else init
-    header = StreamHeader(2, h, w, "", b"", struct.pack(">BB", depth, width))  # write_stream writes no checksum bytes for b""
+    settings = struct.pack(">BB", depth, width) + (bytes([pe_levels]) if pe_levels else b"")
+    header = StreamHeader(2, h, w, "", b"", settings)  # write_stream writes no checksum bytes for b""
     return Model(params, spec.names(), lambda ps: siren_forward(ps, coords, spec)[0], header, to_target(image),
                  image.shape, origin=init)
 
@@ -573,6 +583,8 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
 @click.option("--widths", type=int, multiple=True, default=(12, 20, 32, 48), show_default=True,
               help="c: hidden widths of the per-crop SIREN")
 @click.option("--depth", type=int, default=3, show_default=True, help="c: hidden layers")
+@click.option("--pe-levels", type=int, default=0, show_default=True,
+              help="c0/c: positional encoding of the coordinates with this many octaves (0: raw coordinates)")
 @click.option("--candidates", multiple=True, default=("classic", "c", "tiles"), show_default=True,
               type=click.Choice(["classic", "c", "c0", "d", "b", "b1", "tiles"]),
               help="c runs c0 and its QAT; c0 alone skips QAT")
@@ -594,7 +606,7 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
 @click.option("--name", default="ceiling", show_default=True, help="results file names (another crop size: another name)")
 @click.option("--quiet", is_flag=True)
 def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, steps: int, qat_steps: int,
-         widths: tuple[int, ...], depth: int, candidates: tuple[str, ...], rate_weight: float,
+         widths: tuple[int, ...], depth: int, pe_levels: int, candidates: tuple[str, ...], rate_weight: float,
          lams: tuple[float, ...], train_data: Path,
          meta_dir: Path, meta_steps: int, meta_minutes: float, out: Path, append: bool,
          report_only: bool, tag: str, threads: int, name: str, quiet: bool) -> None:
@@ -626,7 +638,8 @@ def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, step
                 elif cand in ("b", "b1"):
                     run_latent(writer, crop, image, synth, cand, steps, lams or LAMS)
                 elif cand in ("c", "c0", "d"):
-                    model = siren_model(image, wd, depth, init=inits.get(wd) if cand == "d" else None)
+                    model = siren_model(image, wd, depth, init=inits.get(wd) if cand == "d" else None,
+                                        pe_levels=pe_levels)
                     model.rate_weight = rate_weight
                     runs = {"c": (("c0", 0), ("c", qat_steps)), "c0": (("c0", 0),), "d": (("d", 0),)}[cand]
                     run_siren(writer, crop, image, model, f"W{wd} D{depth}", steps, runs)

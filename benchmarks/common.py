@@ -97,10 +97,11 @@ def pyplot():
 
 
 def finish(ax, **labels) -> None:
-    """Labels, a light grid and a legend that lies outside the data (right of the axes)."""
+    """Labels, a light grid and a legend that lies outside the data (right of the axes), if anything is named."""
     ax.set(**labels)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
 
 
 def save(fig, path: Path) -> None:

@@ -133,3 +133,19 @@ def test_context_buckets_come_from_decoded_integers_only():
     levels[0][:, 32:], levels[1][:, 16:] = 0, 0  # half the image flat, as in a sky: its contexts say so
     plain, ctx = level_bits(levels)
     assert ctx < 0.9 * plain
+
+
+def test_positional_encoding_feeds_the_siren_and_is_named_in_the_header():
+    from benchmarks.ceiling import positional
+
+    image = synthetic_image(12, 20, seed=5)
+    plain, encoded = siren_model(image, 8, 3), siren_model(image, 8, 3, pe_levels=3)
+    assert encoded.params[0].shape == (1, 2 + 4 * 3, 8) and plain.params[0].shape == (1, 2, 8)
+    assert encoded.header.settings == plain.header.settings + bytes([3])
+    c = encoded.code(encoded.indices(400, [0] * 8))  # fine enough that every weight is coded
+    assert c.pixels.shape == (12, 20, 3) and len(c.data) > len(plain.code(plain.indices(400, [0] * 8)).data)
+    import torch
+
+    x = torch.tensor([[[0.25, -0.5]]])
+    expected = [0.25, -0.5, 0.7071, -1.0, 0.7071, 0.0, 1.0, 0.0, 0.0, -1.0]  # x, sin pi x, cos pi x, sin 2pi x...
+    assert torch.allclose(positional(x, 2), torch.tensor([[expected]]), atol=1e-4)
