@@ -283,29 +283,29 @@ def meta_train(folder: Path, width: int, depth: int, size: int, steps: int, minu
                    "batch": META_BATCH, "eps": META_EPS, "lr": SIREN_LR, "size": size, "folder": str(folder)}
 
 
+def trained(path: Path, train: Callable[[], tuple[list[torch.Tensor], dict]]) -> list[torch.Tensor]:
+    """Parameters kept at `path` (ignored runs/, never committed), trained there first by `train` if absent."""
+    if not path.exists():
+        params, info = train()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"params": params, **info}, path)
+        print(f"trained {path}: {info}", file=sys.stderr)
+    return torch.load(path)["params"]
+
+
 def meta_init(meta_dir: Path, folder: Path, width: int, depth: int, size: int, steps: int,
               minutes: float) -> list[torch.Tensor]:
-    """d's init for a width: loaded from meta_dir, or meta-trained there first (ignored runs/, never committed)."""
-    path = meta_dir / f"siren-W{width}-D{depth}-{size}.pt"
-    if not path.exists():
-        theta, info = meta_train(folder, width, depth, size, steps, minutes)
-        meta_dir.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": theta, **info}, path)
-        print(f"meta-trained {path}: {info}", file=sys.stderr)
-    return torch.load(path)["params"]
+    """d's init for a width, meta-trained once."""
+    return trained(meta_dir / f"siren-W{width}-D{depth}-{size}.pt",
+                   lambda: meta_train(folder, width, depth, size, steps, minutes))
 
 
 def latent_synth(meta_dir: Path, folder: Path, size: int, minutes: float) -> list[torch.Tensor]:
-    """b's shared synthesis: loaded from meta_dir, or trained there first as an auto-decoder on 64 random
-    train crops (ignored runs/, never committed)."""
-    path = meta_dir / f"latent-synth-L{latentgrid.LEVELS}-W{latentgrid.WIDTH}-{size}.pt"
-    if not path.exists():  # the synthesis is pointwise: crops of one size serve every crop size of the study
-        crops = random_crops(folder, size, np.random.default_rng(1))
-        synth, info = latentgrid.train_synth(crops, 64, (LAMS[0], LAMS[-1]), minutes)
-        meta_dir.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": synth, **info}, path)
-        print(f"trained {path}: {info}", file=sys.stderr)
-    return torch.load(path)["params"]
+    """b's shared synthesis, trained once as an auto-decoder on 64 random train crops; the synthesis is
+    pointwise, so crops of one size serve every crop size of the study."""
+    return trained(meta_dir / f"latent-synth-L{latentgrid.LEVELS}-W{latentgrid.WIDTH}-{size}.pt",
+                   lambda: latentgrid.train_synth(random_crops(folder, size, np.random.default_rng(1)), 64,
+                                                  (LAMS[0], LAMS[-1]), minutes))
 
 
 def latent_model(image: np.ndarray, synth: list[torch.Tensor], latents: list[torch.Tensor],
@@ -324,7 +324,7 @@ def latent_model(image: np.ndarray, synth: list[torch.Tensor], latents: list[tor
 
 
 def run_latent(out: Writer, crop: str, image: np.ndarray, synth: list[torch.Tensor], candidate: str,
-               steps: int, lams: tuple[float, ...] = LAMS) -> None:
+               steps: int, lams: tuple[float, ...]) -> None:
     """b/b1: one fit per rate weight, coded at the fitted step (1) and coarser latent steps; b1 also codes the
     synthesis update at each of SYNTH_INDICES plus per-tensor sensitivity offsets (the Pareto front keeps
     the best)."""
@@ -590,7 +590,7 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
               help="c runs c0 and its QAT; c0 alone skips QAT")
 @click.option("--rate-weight", type=float, default=0.0, show_default=True,
               help="c0/c/d: weight of the L1 rate proxy on the coded numbers (d: the update)")
-@click.option("--lams", type=float, multiple=True, help=f"b/b1: rate weights to fit [default: {' '.join(map(str, LAMS))}]")
+@click.option("--lams", type=float, multiple=True, default=LAMS, show_default=True, help="b/b1: rate weights to fit")
 @click.option("--train-data", type=click.Path(path_type=Path, file_okay=False), default=SHARED_DATA / "train",
               show_default=True, help="d: meta-training images (random crops)")
 @click.option("--meta-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/ceiling-meta"),
@@ -636,7 +636,7 @@ def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, step
                 if cand == "classic":
                     run_classics(writer, crop, image)
                 elif cand in ("b", "b1"):
-                    run_latent(writer, crop, image, synth, cand, steps, lams or LAMS)
+                    run_latent(writer, crop, image, synth, cand, steps, lams)
                 elif cand in ("c", "c0", "d"):
                     model = siren_model(image, wd, depth, init=inits.get(wd) if cand == "d" else None,
                                         pe_levels=pe_levels)

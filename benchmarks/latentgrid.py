@@ -87,13 +87,18 @@ def rd_terms(synth: list[torch.Tensor], latents: list[torch.Tensor], log_scales:
     return mse, bits / (h * w)
 
 
+def fresh_latents(n: int, h: int, w: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Zero latents for n images of h x w, and a zero log Laplace scale per level: where every fit starts."""
+    latents = [torch.zeros(n, a, b, requires_grad=True) for a, b in level_sizes(h, w)]
+    return latents, [torch.zeros((), requires_grad=True) for _ in latents]
+
+
 def fit(synth: list[torch.Tensor], target: torch.Tensor, lam: float, steps: int,
         synth_lr: float = 0.0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Latents from zero (and the synthesis from its init when synth_lr > 0) on MSE + lam * bpp by Adam,
     the latents' rate cosine-decayed to SYNTH_LR; noise first, straight-through for the last STE_SHARE."""
     n, h, w, _ = target.shape
-    latents = [torch.zeros(n, a, b, requires_grad=True) for a, b in level_sizes(h, w)]
-    log_scales = [torch.zeros((), requires_grad=True) for _ in latents]
+    latents, log_scales = fresh_latents(n, h, w)
     synth = [p.detach().clone().requires_grad_(synth_lr > 0) for p in synth]
     groups = [{"params": latents + log_scales, "lr": LATENT_LR}]
     if synth_lr:
@@ -122,8 +127,7 @@ def train_synth(crops: Iterator[np.ndarray], n: int, lams: tuple[float, float], 
     target = torch.from_numpy(np.stack([next(crops) for _ in range(n)]).astype(np.float32) / 255)
     _, h, w, _ = target.shape
     synth = [p.requires_grad_() for p in synth_init(seed=seed)]
-    latents = [torch.zeros(n, a, b, requires_grad=True) for a, b in level_sizes(h, w)]
-    log_scales = [torch.zeros((), requires_grad=True) for _ in latents]
+    latents, log_scales = fresh_latents(n, h, w)
     lam = torch.from_numpy(np.geomspace(*lams, n).astype(np.float32))
     opt = torch.optim.Adam([{"params": latents + log_scales, "lr": LATENT_LR}, {"params": synth, "lr": TRAIN_SYNTH_LR}])
     t0, k, mse = time.perf_counter(), 0, torch.ones(1)
