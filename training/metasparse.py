@@ -6,6 +6,8 @@ Every level (density after k rounds) is snapshotted into the shipped init, so th
 gets nested masks for free. Inner loop: K steps of SGD with learned per-parameter step
 sizes (Meta-SGD, log-parametrised, clamped), first-order by default; the outer gradient
 is clipped, which keeps meta-training stable where second-order Meta-SGD diverged.
+Run with `--nproc N` (or under torchrun), each outer batch is shared among N data-parallel
+processes (training/distributed.py): gloo on CPUs, NCCL with `--device cuda`.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import torch
 from inrcodec.alloc import tune_allocator
 from inrcodec.sharedinit import Level, load_init_file, save_init, weight_density
 from inrcodec.siren import Params, SirenSpec, siren_forward, siren_init
+from training.distributed import average_gradients, backend_for, launch, rank_and_size, rank_device, weighted_mean
 from training.integral import integral_level, width_view
 
 
@@ -70,7 +73,7 @@ def psnr_after(values, masks, lrs, data, coords, spec, steps, net: NetMap | None
     chunk = max(1, 330_000 // coords.shape[1])
     mse = []
     for i in range(0, len(data), chunk):
-        t = to_targets(data[i:i + chunk])
+        t = to_targets(data[i:i + chunk]).to(coords.device)
         leaves = [v.detach().clone().requires_grad_() for v in values]
         p = adapt(leaves, masks, lrs, t, coords, spec, steps, net=net)
         with torch.no_grad():
@@ -108,7 +111,8 @@ def global_magnitude_prune(values: Params, masks: list[torch.Tensor], fraction: 
 def random_prune(values: Params, masks: list[torch.Tensor], fraction: float,
                  generator: torch.Generator | None = None) -> list[torch.Tensor]:
     """The Random Pruning baseline: the same schedule, surviving weights dropped uniformly at random."""
-    return _prune_by_score([torch.rand(v.shape, generator=generator) for v in values[0::2]], masks, fraction)
+    return _prune_by_score([torch.rand(v.shape, generator=generator).to(v.device) for v in values[0::2]], masks,
+                           fraction)
 
 
 def log(quiet: bool, line: str) -> None:
@@ -136,6 +140,7 @@ class MetaConfig:
     schedule_offset: int = 0  # outer steps `start` already took in this schedule (a branch sees the same lrs)
     seed: int = 0
     quiet: bool = False
+    device: str = "cpu"  # "cuda": each data-parallel rank on its own GPU
 
     @classmethod
     def of(cls, settings: dict, **overrides) -> MetaConfig:
@@ -160,18 +165,25 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                val_views: list[View] = (plain,)) -> tuple[list[Level], list[dict]]:
     """Dense MAML (from SIREN's init, or continue from `start`), then `cfg.rounds` prune-and-retrain rounds.
 
-    Returns one Level per round (the dense one first), each the best state of its round on
-    `val`. `pruner` picks the weights to drop: magnitude (Meta-SparseINR) or random.
+    Returns one Level per round (the dense one first, on the CPU), each the best state of its
+    round on `val`. `pruner` picks the weights to drop: magnitude (Meta-SparseINR) or random.
+    In a process group every rank draws `cfg.batch / ranks` of each outer batch from its shard
+    of `data`, scores its shard of `val`, and all ranks step with the mean meta-gradient.
     `views` draws, each outer step, the networks that are adapted and how their parameters
     become weights (an integral network at full and at a random width: the loss is their mean);
     selection scores the mean over `val_views`.
     """
     tune_allocator()  # every outer step allocates and frees tens of MB of activations
+    rank, ranks = rank_and_size()
+    if cfg.batch % ranks:
+        raise ValueError(f"batch {cfg.batch} does not split evenly over {ranks} processes")
+    quiet, device = cfg.quiet or rank > 0, rank_device(cfg.device, rank)
+    data, val = data[rank::ranks], val[rank::ranks]  # each rank its own shard, like a DistributedSampler
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    coords = tile_coords(data.shape[1])
-    first = start or siren_level(spec, cfg.inner_lr, cfg.seed)
+    rng = np.random.default_rng(cfg.seed + 1_000_003 * rank)
+    gen = torch.Generator().manual_seed(cfg.seed)  # the same on every rank: random pruning agrees
+    coords = tile_coords(data.shape[1]).to(device)
+    first = (start or siren_level(spec, cfg.inner_lr, cfg.seed)).to(device)
     values = [v.detach().clone().requires_grad_() for v in first.values]
     masks = [m.clone() for m in first.masks]
     log_lrs = [lr.detach().log().requires_grad_() for lr in first.lrs]
@@ -190,7 +202,8 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
         out = []
         for view in val_views:
             lv, net = view(Level(values, masks, step_sizes()))
-            out.append(psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec, cfg.inner_steps, net))
+            mine = psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec, cfg.inner_steps, net) if len(val) else 0.0
+            out.append(weighted_mean(mine, len(val), device))
         return float(np.mean(out)), [round(x, 2) for x in out]
 
     levels, history, t0 = [], [], time.time()
@@ -203,9 +216,10 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
         # the round's starting state is a candidate too: a round never ends worse than it began
         best = (*score(), [t.detach().clone() for t in values + log_lrs])
         with click.progressbar(range(1, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
-                               file=sys.stderr, hidden=cfg.quiet) as bar:
+                               file=sys.stderr, hidden=quiet) as bar:
             for step in bar:
-                batch = to_targets(data[np.sort(rng.choice(len(data), cfg.batch, replace=False))])
+                share = np.sort(rng.choice(len(data), cfg.batch // ranks, replace=False))
+                batch = to_targets(data[share]).to(device)
                 loss = 0.0
                 drawn = views(rng) if views else [plain]
                 for view in drawn:
@@ -214,6 +228,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     loss = loss + (forward(p, coords, spec, net) - batch).pow(2).mean() / len(drawn)
                 opt.zero_grad()
                 loss.backward()
+                average_gradients(values + log_lrs)
                 torch.nn.utils.clip_grad_norm_(values + log_lrs, cfg.clip)
                 opt.step()
                 sched.step()
@@ -224,7 +239,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     now, each = score()
                     if now > best[0]:  # model selection on val: keep the best state of this round
                         best = (now, each, [t.detach().clone() for t in values + log_lrs])
-                    log(cfg.quiet, f"  {label}round {rnd} step {step}/{n_steps} train psnr "
+                    log(quiet, f"  {label}round {rnd} step {step}/{n_steps} train psnr "
                         f"{-10 * math.log10(loss.item()):.2f} val psnr {now:.2f}{' ' + str(each) if len(each) > 1 else ''} "
                         f"(best {best[0]:.2f}) mean step size "
                         f"{float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
@@ -233,17 +248,18 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
             for t, b in zip(values + log_lrs, best[2]):
                 t.copy_(b)
         level = Level(values=[v.detach().clone() for v in values], masks=[m.clone() for m in masks],
-                      lrs=[s.detach() for s in step_sizes()])
+                      lrs=[s.detach() for s in step_sizes()]).to("cpu")
         levels.append(level)
         history.append({"round": rnd, "density": round(level.density, 4), "adapted_params": level.adapted,
                         "val_psnr_after_inner_steps": round(best[0], 2), "seconds": round(time.time() - t0, 1)})
         if len(val_views) > 1:
             history[-1]["val_psnr_by_view"] = best[1]
-        log(cfg.quiet, json.dumps(history[-1]))
+        log(quiet, json.dumps(history[-1]))
     return levels, history
 
 
 def train(args) -> None:
+    """One rank's share of the CLI's run; rank 0 writes the init."""
     spec = SirenSpec(hidden=args.hidden, depth=args.depth, w0=args.w0)
     cfg = MetaConfig.of(vars(args))
     data = np.load(args.train, mmap_mode="r")
@@ -266,6 +282,8 @@ def train(args) -> None:
     if args.min_width:
         meta["widths"] = [args.min_width, spec.hidden]  # the codec may use any width in this range
         meta["val_widths"] = val_widths  # the widths of each level's val_psnr_by_view
+    if rank_and_size()[0] > 0:
+        return
     sha = save_init(args.out, args.name, spec, args.tile, (size - args.tile) // 2, levels, meta)
     log(args.quiet, f"wrote {args.out} sha256 {sha}")
 
@@ -301,7 +319,10 @@ def main() -> None:
     ap.add_argument("--schedule-offset", type=int, default=MetaConfig.schedule_offset, help="start the lr schedule this many steps in")
     ap.add_argument("--seed", type=int, default=MetaConfig.seed)
     ap.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
-    train(ap.parse_args())
+    ap.add_argument("--device", default=MetaConfig.device, choices=("cpu", "cuda"))
+    ap.add_argument("--nproc", type=int, default=1, help="data-parallel processes (each outer batch is shared)")
+    args = ap.parse_args()
+    launch(train, args.nproc, backend_for(args.device), args)
 
 
 if __name__ == "__main__":
