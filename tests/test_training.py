@@ -100,3 +100,29 @@ def test_streams_from_a_research_init_decode_with_it_and_only_with_it(tmp_path):
         inrcodec.decode(data)
     with pytest.raises(BitstreamError, match="different build"):
         inrcodec.decode(data, init=SPARSE_INIT)
+
+
+def test_an_interrupted_meta_training_resumes_from_its_checkpoint_and_takes_the_same_steps(tmp_path, monkeypatch):
+    data, val = tiles(16), tiles(4, seed=1)
+    cfg = MetaConfig(batch=4, inner_steps=1, dense_steps=4, rounds=2, round_steps=4, val_every=2, quiet=True)
+    whole, history = meta_train(SPEC, data, val, cfg, pruner=random_prune)
+    ckpt = tmp_path / "run.ckpt"
+    adam_step, calls = torch.optim.Adam.step, []
+
+    def stop_at_the_seventh(self, *args, **kwargs):  # a session ending mid-round, after a val point
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", stop_at_the_seventh)
+    with pytest.raises(KeyboardInterrupt):
+        meta_train(SPEC, data, val, cfg, pruner=random_prune, checkpoint=ckpt)
+    monkeypatch.undo()
+    assert torch.load(ckpt, weights_only=False)["round"] == 1  # it stopped in the first pruning round
+    resumed, resumed_history = meta_train(SPEC, data, val, cfg, pruner=random_prune, checkpoint=ckpt)
+    for a, b in zip(whole, resumed):
+        assert all(torch.equal(x, y) for x, y in zip(a.values + a.masks + a.lrs, b.values + b.masks + b.lrs))
+    assert [h["val_psnr_after_inner_steps"] for h in history] == [h["val_psnr_after_inner_steps"] for h in resumed_history]
+    with pytest.raises(ValueError, match="other settings .*inner_lr"):
+        meta_train(SPEC, data, val, replace(cfg, inner_lr=0.02), checkpoint=ckpt)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import click
@@ -162,7 +163,7 @@ def siren_level(spec: SirenSpec, inner_lr: float, seed: int) -> Level:
 def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConfig, start: Level | None = None,
                pruner: Pruner = global_magnitude_prune, label: str = "",
                views: Callable[[np.random.Generator], list[View]] | None = None,
-               val_views: list[View] = (plain,)) -> tuple[list[Level], list[dict]]:
+               val_views: list[View] = (plain,), checkpoint: Path | None = None) -> tuple[list[Level], list[dict]]:
     """Dense MAML (from SIREN's init, or continue from `start`), then `cfg.rounds` prune-and-retrain rounds.
 
     Returns one Level per round (the dense one first, on the CPU), each the best state of its
@@ -172,6 +173,8 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     `views` draws, each outer step, the networks that are adapted and how their parameters
     become weights (an integral network at full and at a random width: the loss is their mean);
     selection scores the mean over `val_views`.
+    With a `checkpoint` path, the whole state is saved there at every val point (one file per
+    rank), and a run that finds it resumes where it stopped, taking the very same steps.
     """
     tune_allocator()  # every outer step allocates and frees tens of MB of activations
     rank, ranks = rank_and_size()
@@ -207,15 +210,33 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
         return float(np.mean(out)), [round(x, 2) for x in out]
 
     levels, history, t0 = [], [], time.time()
+    ckpt = None if checkpoint is None else Path(f"{checkpoint}.rank{rank}" if ranks > 1 else checkpoint)
+    settings = {k: v for k, v in asdict(cfg).items() if k != "quiet"}
+    saved = _resume(ckpt, settings) if ckpt is not None and ckpt.exists() else None
+    if saved:
+        with torch.no_grad():
+            for t, v in zip(values + log_lrs, saved["values"] + saved["log_lrs"]):
+                t.copy_(v)
+        masks = [m.to(device) for m in saved["masks"]]
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        rng.bit_generator.state = saved["rng"]
+        gen.set_state(saved["gen"])
+        levels, history, best, t0 = saved["levels"], saved["history"], saved["best"], time.time() - saved["seconds"]
+        log(quiet, f"resuming from {ckpt}: round {saved['round']} step {saved['step']}")
     for rnd, (prune, n_steps) in enumerate(plan):
-        if prune:
+        if saved and rnd < saved["round"]:
+            continue
+        resumed = saved is not None and rnd == saved["round"]
+        if prune and not resumed:
             with torch.no_grad():
                 masks = pruner(values, masks, cfg.prune_fraction, gen)
                 for v, m in zip(values, masks):
                     v.mul_(m)
-        # the round's starting state is a candidate too: a round never ends worse than it began
-        best = (*score(), [t.detach().clone() for t in values + log_lrs])
-        with click.progressbar(range(1, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
+        if not resumed:  # the round's starting state is a candidate too: a round never ends worse than it began
+            best = (*score(), [t.detach().clone() for t in values + log_lrs])
+        first = saved["step"] + 1 if resumed else 1
+        with click.progressbar(range(first, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
                                file=sys.stderr, hidden=quiet) as bar:
             for step in bar:
                 share = np.sort(rng.choice(len(data), cfg.batch // ranks, replace=False))
@@ -244,6 +265,12 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                         f"(best {best[0]:.2f}) mean step size "
                         f"{float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
                         f"{time.time() - t0:.0f}s")
+                    if ckpt is not None:
+                        _save(ckpt, {"settings": settings, "round": rnd, "step": step, "values": values,
+                                     "log_lrs": log_lrs, "masks": masks, "opt": opt.state_dict(),
+                                     "sched": sched.state_dict(), "rng": rng.bit_generator.state,
+                                     "gen": gen.get_state(), "levels": levels, "history": history, "best": best,
+                                     "seconds": time.time() - t0})
         with torch.no_grad():
             for t, b in zip(values + log_lrs, best[2]):
                 t.copy_(b)
@@ -256,6 +283,23 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
             history[-1]["val_psnr_by_view"] = best[1]
         log(quiet, json.dumps(history[-1]))
     return levels, history
+
+
+def _save(path: Path, state: dict) -> None:
+    """Write a checkpoint whole or not at all: a run stopped mid-write keeps the previous one."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({k: ([t.detach().cpu() for t in v] if k in ("values", "log_lrs", "masks") else v)
+                for k, v in state.items()}, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, settings: dict) -> dict:
+    saved = torch.load(path, weights_only=False)  # our own file: it holds Levels and numpy RNG states
+    if saved["settings"] != settings:
+        changed = sorted(k for k in settings if saved["settings"].get(k) != settings[k])
+        raise ValueError(f"checkpoint {path} was made with other settings ({', '.join(changed)}): "
+                         "delete it or restore them")
+    return saved
 
 
 def train(args) -> None:
@@ -273,7 +317,8 @@ def train(args) -> None:
         val_widths = sorted({args.min_width, (args.min_width + spec.hidden) // 2, spec.hidden})
         val_views = [width_view(n) for n in val_widths]
     t0 = time.time()
-    levels, history = meta_train(spec, data, val, cfg, start=start, views=views, val_views=val_views)
+    levels, history = meta_train(spec, data, val, cfg, start=start, views=views, val_views=val_views,
+                                 checkpoint=args.checkpoint)
     size = data.shape[1]
     meta = {"data": args.data_note, "train_tiles": int(len(data)), "tile_px": int(size),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -320,6 +365,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=MetaConfig.seed)
     ap.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     ap.add_argument("--device", default=MetaConfig.device, choices=("cpu", "cuda"))
+    ap.add_argument("--checkpoint", type=Path, help="save the run's state here at every val point; resume from it")
     ap.add_argument("--nproc", type=int, default=1, help="data-parallel processes (each outer batch is shared)")
     args = ap.parse_args()
     launch(train, args.nproc, backend_for(args.device), args)
