@@ -63,7 +63,7 @@ from benchmarks.common import (
     save,
 )
 from inrcodec.bitstream import StreamHeader, write_stream
-from inrcodec.decoder import decode, decode_tensors, parse
+from inrcodec.decoder import decode, decode_tensors
 from inrcodec.encoder import Analysis, analyse
 from inrcodec.entropy import CodedTensor, choose_scale, encode_tensors, make_coded
 from inrcodec.errors import UsageError
@@ -209,10 +209,9 @@ class Model:
         return [float(g.pow(2).mean()) for g in torch.autograd.grad((out * signs).sum(), params)]
 
 
-def tile_model(image: np.ndarray, target_bpp: float, analysis: Analysis, stream: bytes) -> Model:
-    """Today's tiles as a Model, around the fit `analyse` made (the network and grid its stream names)."""
-    parsed = parse(stream)
-    net, grid = parsed.net, parsed.grid
+def tile_model(image: np.ndarray, target_bpp: float, analysis: Analysis) -> Model:
+    """Today's tiles as a Model, around the fit `analyse` made (the network and grid it planned)."""
+    net, grid = analysis.rep.net, analysis.rep.grid
     h, w, _ = image.shape
     sampling = tuple(torch.as_tensor(t) for t in grid.sampling(h, w))
     return Model([torch.from_numpy(d) for d in analysis.fitted.deltas], net.spec.names(),
@@ -383,7 +382,7 @@ def run_tiles(out: Writer, crop: str, image: np.ndarray, steps: int, qat_steps: 
                 continue
         if not streams:
             continue
-        model = tile_model(image, target, analysis, streams[0][1])
+        model = tile_model(image, target, analysis)
         unq = model.psnr()
         tensors = {rate: decode_tensors(data)[1] for rate, data in streams}
         for rate, data in streams:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, ROOT, SHARED_DATA, count_params, finish, machine, pyplot, save, say
-from inrcodec import decoder, encoder
+from inrcodec import decoder, encoder, tiles
 from inrcodec.errors import UsageError
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
@@ -161,7 +161,7 @@ def whole_image(a, work: Path, rows: list[dict], say) -> dict:
 
 def codec_setting(a, work: Path, rows: list[dict], say) -> dict:
     shipped = load_init(SPARSE_INIT).to("cpu")
-    lvl = encoder.default_level(shipped)
+    lvl = tiles.default_level(shipped)
     ms = shipped.meta["args"]
     cfg = MetaConfig.of(ms, quiet=a.quiet, dense_steps=round(ms["dense_steps"] * a.codec_schedule),
                         round_steps=round(ms["round_steps"] * a.codec_schedule))

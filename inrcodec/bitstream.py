@@ -2,8 +2,8 @@
 
 The container knows images, inits and coded tensors, not networks: a representation
 hands it a StreamHeader and a list of CodedTensor and gets them back, so a new
-representation means a new `representation` id, not a new container. The tile
-representations' settings are packed here too, so every byte has one home.
+representation means a new `representation` id, not a new container. A representation's
+settings are opaque bytes here; each packs its own (tiles.py).
 """
 from __future__ import annotations
 
@@ -74,38 +74,6 @@ def _check_size(n: int) -> None:
     if n > MAX_STREAM_BYTES:
         raise BitstreamError(f"not an .inr stream: larger than {MAX_STREAM_BYTES >> 20} MiB, which no inrcodec "
                              "stream reaches")
-
-
-@dataclass(frozen=True)
-class TileSettings:
-    """Settings of the tile representations: integers only (FORMAT.md)."""
-
-    level: int
-    steps: int  # informational
-    preset: int  # informational: 0 custom, 1 fast, 2 default, 3 slow
-    width: int = 0  # representation 2: hidden width of every tile network (its node count)
-    preview_min: int = 0  # representation 2, informational: fitted for decodes down to this width
-
-
-_SETTINGS = {1: struct.Struct(">BHB"), 2: struct.Struct(">BHBBB")}
-
-
-def pack_settings(representation: int, s: TileSettings) -> bytes:
-    if representation == 1:
-        return _SETTINGS[1].pack(s.level, s.steps, s.preset)
-    return _SETTINGS[2].pack(s.level, s.steps, s.preset, s.width, s.preview_min)
-
-
-def unpack_settings(representation: int, data: bytes) -> TileSettings:
-    st = _SETTINGS.get(representation)
-    if st is None:
-        raise BitstreamError(f"unknown representation {representation} in .inr header")
-    if len(data) != st.size:
-        raise BitstreamError("malformed representation settings in .inr header")
-    s = TileSettings(*st.unpack(data))
-    if representation == 2 and s.width == 0:
-        raise BitstreamError("malformed representation settings in .inr header (zero width)")
-    return s
 
 
 @dataclass(frozen=True)

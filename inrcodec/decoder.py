@@ -1,8 +1,9 @@
 """Decoding: .inr bytes to pixels at any size, with numpy, constriction and Pillow only (no torch).
 
-`parse` validates a header against the init it names, `decode_tensors` entropy-decodes the
-integers, and `decode` evaluates the tile networks (tilesiren.py, on numpy arrays) on the
-output grid. The encoder (encoder.py) fits the same network math on torch tensors.
+`parse` validates a header against the init it names and rebuilds the representation the
+header's id selects (representation.py), `decode_tensors` entropy-decodes the integers, and
+`decode` has the representation render them on the output grid. The encoder (encoder.py)
+fits the same networks on torch tensors.
 """
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bitstream import (StreamHeader, StreamSource, TileSettings, read_header, read_payload, stream_bytes,
-                        unpack_settings)
+from .bitstream import StreamHeader, StreamSource, read_header, read_payload, stream_bytes
 from .entropy import CodedTensor
 from .errors import BitstreamError, UsageError
 from .presets import MAX_ENCODE_PIXELS, MAX_OUTPUT_PIXELS, PRESET_CODES
+from .representation import Representation, rebuild
 from .sharedinit import SharedInit, load_init, open_init
-from .tilecoding import dequantized_params, symbol_counts
-from .tilesiren import INTEGRAL, TileGrid, TileNetwork, grid_for, render
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,10 @@ class ParsedStream:
     """A validated header and what it implies, before any payload is decoded."""
 
     header: StreamHeader
-    settings: TileSettings
     init: SharedInit
-    net: TileNetwork
+    rep: Representation
     records: list
     offset: int
-
-    @property
-    def grid(self) -> TileGrid:
-        return grid_for(self.init, self.header.height, self.header.width)
 
 
 def parse(data: bytes, init: str | None = None) -> ParsedStream:
@@ -66,17 +60,14 @@ def parse(data: bytes, init: str | None = None) -> ParsedStream:
     (an .npz path, for streams made with a research init).
 
     Every field must be one the encoder can write (FORMAT.md, "What a decoder must check"):
-    a hostile stream with a valid CRC may otherwise name files, sizes or widths that crash,
-    exhaust or silently blacken the decoder.
+    a hostile stream with a valid CRC may otherwise name files or sizes that crash or exhaust
+    the decoder; the representation checks its own settings (`rebuild`).
     """
     header, records, offset = read_header(data)
-    settings = unpack_settings(header.representation, header.settings)
     h, w = header.height, header.width
     if h * w > MAX_ENCODE_PIXELS:  # before any allocation: the encoder never makes more
         raise BitstreamError(f"stream claims a {w}x{h} image, larger than inrcodec makes "
                              f"(limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels)")
-    if settings.preset not in PRESET_CODES.values():
-        raise BitstreamError(f"unknown preset code {settings.preset} in .inr header")
     try:  # a name in a stream only ever selects a shipped init; paths come from the caller alone
         shared = load_init(header.init_name) if init is None else open_init(init)
     except (FileNotFoundError, ValueError):
@@ -85,29 +76,17 @@ def parse(data: bytes, init: str | None = None) -> ParsedStream:
     if shared.name != header.init_name or shared.checksum != header.init_checksum:
         raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
                              f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
-    if settings.level >= len(shared.levels):
-        raise BitstreamError(f"stream uses level {settings.level}, init has {len(shared.levels)}")
-    integral = header.representation == INTEGRAL
-    if integral != shared.integral:
-        raise BitstreamError(f"representation {header.representation} does not match init {shared.name}")
-    if integral:
-        low, high = shared.widths
-        if settings.width != shared.spec.hidden and not low <= settings.width <= high:
-            raise BitstreamError(f"stream uses {settings.width} channels, init {shared.name} serves {low}..{high}")
-        if settings.preview_min > settings.width:
-            raise BitstreamError(f"stream was fitted for previews of {settings.preview_min} channels, "
-                                 f"more than its {settings.width}")
-    net = TileNetwork.of(shared, settings.level, settings.width if integral else None)
-    if len(records) != len(net.level.masks):
-        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(net.level.masks)}")
-    return ParsedStream(header, settings, shared, net, records, offset)
+    rep = rebuild(header, shared)
+    if len(records) != len(rep.symbol_counts()):
+        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(rep.symbol_counts())}")
+    return ParsedStream(header, shared, rep, records, offset)
 
 
 def decode_tensors(data: bytes, init: str | None = None,
                    parsed: ParsedStream | None = None) -> tuple[ParsedStream, list[CodedTensor]]:
     """Everything in a stream before any float is computed: the parsed header and the coded tensors."""
     p = parsed or parse(data, init)
-    return p, read_payload(data, p.records, p.offset, symbol_counts(p.net, p.grid))
+    return p, read_payload(data, p.records, p.offset, p.rep.symbol_counts())
 
 
 def symbols_sha256(data: bytes) -> str:
@@ -120,10 +99,10 @@ def info(data: StreamSource, init: str | None = None) -> StreamInfo:
     """The header of a stream (bytes-like, path or binary file), decoded, with size and rate."""
     data = stream_bytes(data)
     p = parse(data, init)
-    s, h = p.settings, p.header
+    s, h = p.rep.settings, p.header
     names = {v: k for k, v in PRESET_CODES.items()}
     return StreamInfo(data[4], h.representation, h.height, h.width, h.init_name, h.init_checksum.hex(), s.level,
-                      s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.net.width, s.preview_min)
+                      s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.rep.channels, s.preview_min)
 
 
 def preview_width(coded: int, fraction: float) -> int:
@@ -177,12 +156,9 @@ def decode(data: StreamSource, resolution: int | None = None, *, width: int | No
     data = stream_bytes(data)
     p = parse(data, init)
     oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation
-    channels = preview_width(p.net.width, width_fraction)
-    if channels != p.net.width and not p.net.integral:
-        raise UsageError("this stream was coded at a fixed width (representation 1), so it has no preview: "
-                         "re-encode it with inrcodec 0.3 or later")
+    channels = preview_width(p.rep.channels, width_fraction)
     _, tensors = decode_tensors(data, parsed=p)
-    out = render(p.net, dequantized_params(p.net, p.grid, tensors), p.grid, oh, ow, width=channels)
+    out = p.rep.render(tensors, oh, ow, channels)
     if not np.isfinite(out).all():  # never a silent black image: NaN would clamp to 0
         raise BitstreamError("stream decodes to non-finite values")
     return np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8).reshape(oh, ow, 3)

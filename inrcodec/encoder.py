@@ -1,8 +1,8 @@
-"""Encoding: fit an image's tile networks (torch), then code them at a target rate.
+"""Encoding: fit an image's networks (torch), then code them at a target rate.
 
-`analyse` fits once (fitting.py); `Analysis.compress` quantizes and codes the fit
-(tilecoding.py) at a step found by rate control. Decoding (decoder.py) never imports this
-module, so it runs without torch.
+`analyse` plans the representation for the image and target and fits it once;
+`Analysis.compress` has it code the fit at a step found by rate control. Decoding
+(decoder.py) never imports this module, so it runs without torch.
 """
 from __future__ import annotations
 
@@ -10,25 +10,23 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from . import alloc
-from .bitstream import StreamHeader, TileSettings, pack_settings, write_stream
+from .bitstream import StreamHeader, write_stream
 from .entropy import make_coded
 from .errors import UsageError
-from .fitting import fit
 from .images import ImageSource, image_pixels
-from .presets import MAX_ENCODE_PIXELS, PRESET_CODES, PRESETS
-from .sharedinit import DEFAULT_INIT, SharedInit, open_init
-from .tilecoding import Fitted, quantize_fit, symbol_counts
-from .tilesiren import TileNetwork, grid_for
+from .presets import MAX_ENCODE_PIXELS, PRESETS
+from .representation import Representation
+from .sharedinit import DEFAULT_INIT, open_init
+from .tiles import Tiles
 
 FIT_LR = 2e-3
 MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
-PREVIEW_FRACTION = 0.25  # scalable streams are fitted for previews down to this fraction of the coded width
 BPP_TOLERANCE = 0.10
 DEFAULT_ROUNDING = 0.5  # plain rounding
 MIN_ROUNDING = 0.05
@@ -69,43 +67,17 @@ def pick_device(device: str) -> str:
     return device
 
 
-def default_level(init: SharedInit) -> int:
-    return int(init.meta.get("codec_level", len(init.levels) - 1))
-
-
-def table_choice(table: list[dict], rate: float) -> tuple[int, int] | None:
-    """(width, level) of a rate table's first row whose `max_bpp` covers the rate."""
-    return next(((row["width"], row["level"]) for row in table if rate <= row["max_bpp"]), None)
-
-
-def choose_network(init: SharedInit, rate: float, network_width: int | None, level: int | None) -> tuple[int, int]:
-    """(width, level) of the tile networks for a nominal rate: what the caller fixed, the rest from
-    the init's rate table (chosen on val images and stored in the init), else its full width and
-    default level."""
-    width, lvl = table_choice(init.meta.get("codec_table", []), rate) or (init.spec.hidden, default_level(init))
-    width = width if network_width is None else network_width
-    lvl = lvl if level is None else level
-    if not 0 <= lvl < len(init.levels):
-        raise UsageError(f"level must be 0..{len(init.levels) - 1}")
-    if width != init.spec.hidden:
-        low, high = init.widths
-        if not low <= width <= high:
-            raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
-                             f"init {init.name} has a fixed width of {high} channels (the integral init "
-                             f"{DEFAULT_INIT} has any width)")
-    return width, lvl
-
-
 @dataclass
 class Analysis:
     """A fitted image, ready to be coded at any rate: fitting once serves every target."""
 
     header: StreamHeader
-    fitted: Fitted
+    rep: Representation
+    fitted: Any  # what the representation's fit returns and its code reads
     seconds: float  # time spent fitting
 
     def stream(self, index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
-        return write_stream(self.header, quantize_fit(self.fitted, index, rounding))
+        return write_stream(self.header, self.rep.code(self.fitted, index, rounding))
 
     def compress(self, bpp: float | None = None, quality: float | None = None) -> bytes:
         """.inr bytes at a target rate (bits per pixel of the whole file, within 10%) or a quality 0..100."""
@@ -132,7 +104,7 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
 
     The target (bpp or quality, as for encode) sets how hard the fit is pushed towards
     few, small deltas (`rate_weight`; `weight` overrides it) and, with an integral init, the
-    width and level of the tile networks (`choose_network`; `network_width` and `level` fix
+    width and level of the tile networks (`tiles.choose_network`; `network_width` and `level` fix
     them). `scalable` fits for fast reduced-width previews (`decode(width_fraction=...)`) at
     some cost in quality; it needs an integral init (the default). The
     result codes at any rate, best near the target. A bpp target is checked against the
@@ -151,25 +123,19 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
     shared = open_init(init or DEFAULT_INIT).to("cpu")  # torch tensors: at_width is fitted math
-    if scalable and not shared.integral:
-        raise UsageError(f"scalable needs an integral init such as {DEFAULT_INIT}; {shared.name} has a fixed width")
-    width, lvl = choose_network(shared, nominal_bpp(bpp, quality), network_width, level)
-    net = TileNetwork.of(shared, lvl, width)
-    preview_min = max(1, round(PREVIEW_FRACTION * width)) if scalable else 0
-    settings = TileSettings(lvl, n_steps, PRESET_CODES[preset if steps is None else "custom"], width, preview_min)
-    header = StreamHeader(net.representation, h, w, shared.name, shared.checksum,
-                          pack_settings(net.representation, settings))
-    grid = grid_for(shared, h, w)
+    rep = Tiles.plan(shared, h, w, nominal_bpp(bpp, quality), steps=n_steps, preset=preset if steps is None else "custom",
+                     network_width=network_width, level=level, scalable=scalable)
+    header = StreamHeader(rep.id, h, w, shared.name, shared.checksum, rep.settings_bytes())
     if bpp is not None:  # the header alone is a floor on the rate: say so before spending time
-        empty = [make_coded(np.zeros(n, np.int32), 0) for n in symbol_counts(net, grid)]
+        empty = [make_coded(np.zeros(n, np.int32), 0) for n in rep.symbol_counts()]
         floor = 8 * len(write_stream(header, empty)) / (h * w)
         if floor > (1 + BPP_TOLERANCE) * bpp:
             raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
     device = pick_device(device)
     t0 = time.perf_counter()
     lam = rate_weight(bpp, quality) if weight is None else weight
-    fitted = fit(net, grid, pixels, n_steps, lr, lam, device, progress, preview_min)
-    return Analysis(header, fitted, time.perf_counter() - t0)
+    fitted = rep.fit(pixels, n_steps, lr, lam, device, progress)
+    return Analysis(header, rep, fitted, time.perf_counter() - t0)
 
 
 def encode(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",

@@ -12,7 +12,7 @@ from PIL import Image
 
 from benchmarks.classic import CLASSICS
 from benchmarks.report import point_key, read_rows
-from inrcodec.encoder import choose_network
+from inrcodec.tiles import choose_network
 from inrcodec.example import synthetic_image
 from inrcodec.sharedinit import DEFAULT_INIT, load_init
 

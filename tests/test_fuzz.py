@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import inrcodec
 from benchmarks.fuzz import KINDS, conformance_streams, header_fields, mutate, reseal, special_values
-from inrcodec import decoder, entropy, tilesiren
+from inrcodec import entropy, tiles, tilesiren
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.sharedinit import DEFAULT_INIT
 
@@ -165,7 +165,7 @@ def test_freshly_encoded_streams_pass_the_exact_payload_check(stream):
 
 
 def test_non_finite_decodes_are_refused_not_black(monkeypatch):
-    monkeypatch.setattr(decoder, "render", lambda net, params, grid, h, w, **_: np.full((h * w, 3), np.nan, np.float32))
+    monkeypatch.setattr(tiles, "render", lambda net, params, grid, h, w, **_: np.full((h * w, 3), np.nan, np.float32))
     with pytest.raises(BitstreamError, match="non-finite"):
         inrcodec.decode(STREAMS["small-q60"])
 

@@ -50,11 +50,11 @@ def test_numpy_and_torch_render_the_same_stream_alike():
     """One definition of the network math: on numpy (the decoder) and on torch (the encoder's fit)."""
     data = STREAM.read_bytes()
     p, tensors = decode_tensors(data, parsed=parse(data))
-    params = tilecoding.dequantized_params(p.net, p.grid, tensors)
+    params = tilecoding.dequantized_params(p.rep.net, p.rep.grid, tensors)
     h, w = p.header.height, p.header.width
-    torch_net = TileNetwork.of(p.init.to("cpu"), p.settings.level, p.settings.width)  # as the encoder builds it
-    assert all(torch.equal(torch.as_tensor(a), b) for a, b in zip(p.net.level.masks, torch_net.level.masks))
+    torch_net = TileNetwork.of(p.init.to("cpu"), p.rep.settings.level, p.rep.settings.width)  # as the encoder builds it
+    assert all(torch.equal(torch.as_tensor(a), b) for a, b in zip(p.rep.net.level.masks, torch_net.level.masks))
     for width in (None, 7):
-        ours = render(p.net, params, p.grid, h, w, width=width)
-        theirs = render(torch_net, [torch.from_numpy(a) for a in params], p.grid, h, w, width=width)
+        ours = render(p.rep.net, params, p.rep.grid, h, w, width=width)
+        theirs = render(torch_net, [torch.from_numpy(a) for a in params], p.rep.grid, h, w, width=width)
         assert isinstance(ours, np.ndarray) and np.abs(ours - theirs.numpy()).max() < 1e-4

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 import inrcodec
-from inrcodec import bitstream, decoder, encoder, tilecoding
+from inrcodec import bitstream, decoder, encoder, tilecoding, tiles
 from inrcodec.cli import main
 from inrcodec.example import synthetic_image
 from inrcodec.integral import as_weights, nearest, resample_nodes, sample, take_nearest, uniform
@@ -72,10 +72,10 @@ def test_nodes_resampled_to_their_own_width_give_the_same_network():
 def test_narrow_stream_is_version_2_with_its_width_and_fewer_symbols(picture, narrow):
     i = inrcodec.info(narrow)
     assert (i.version, i.representation, i.network_width, i.level, i.init_name) == (2, 2, 20, 3, INTEGRAL_INIT)
-    assert i.preview_min == round(encoder.PREVIEW_FRACTION * 20)
+    assert i.preview_min == round(tiles.PREVIEW_FRACTION * 20)
     full = TileNetwork.of(INIT, 3)
     parsed, tensors = decoder.decode_tensors(narrow)
-    assert sum(t.symbols.size for t in tensors) < 0.5 * sum(tilecoding.symbol_counts(full, parsed.grid))
+    assert sum(t.symbols.size for t in tensors) < 0.5 * sum(tilecoding.symbol_counts(full, parsed.rep.grid))
 
 
 def test_narrow_stream_round_trips_exactly_and_deterministically(picture, narrow):
@@ -99,13 +99,13 @@ def test_previews_decode_at_fewer_channels_any_size(picture, narrow):
 
 
 def test_rate_table_and_explicit_choices(picture):
-    assert encoder.choose_network(INIT, 0.3, 16, 2) == (16, 2)
+    assert tiles.choose_network(INIT, 0.3, 16, 2) == (16, 2)
     for rate in (0.05, 0.3, 0.8, 4.0):
-        width, level = encoder.choose_network(INIT, rate, None, None)
+        width, level = tiles.choose_network(INIT, rate, None, None)
         low, high = INIT.meta["widths"]
         assert low <= width <= high and 0 <= level < len(INIT.levels)
     with pytest.raises(inrcodec.UsageError, match="network width"):
-        encoder.choose_network(INIT, 0.5, high + 1, None)
+        tiles.choose_network(INIT, 0.5, high + 1, None)
     with pytest.raises(inrcodec.UsageError, match="fixed width"):
         inrcodec.encode(picture, bpp=1.0, steps=1, init=SPARSE_INIT, network_width=20)
     with pytest.raises(inrcodec.UsageError, match="scalable"):

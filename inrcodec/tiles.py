@@ -1,0 +1,159 @@
+"""Representations 1 and 2, overlapping tiles of sparse SIRENs, behind the representation interface.
+
+This module is what the encoder and decoder see of the tiles: their header settings, the
+choice of width and level for a target, validation against the init, and the four steps of
+representation.py. Its parts do one job each: tilesiren.py the networks and pixels,
+fitting.py the gradient steps (torch, imported only by `fit`), tilecoding.py the deltas as
+integers and back.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bitstream import StreamHeader
+from .entropy import CodedTensor
+from .errors import BitstreamError, UsageError
+from .presets import PRESET_CODES
+from .sharedinit import DEFAULT_INIT, SharedInit
+from .tilecoding import Fitted, dequantized_params, quantize_fit, symbol_counts
+from .tilesiren import DISCRETE, INTEGRAL, TileNetwork, grid_for, render
+from .tiling import TileGrid
+
+PREVIEW_FRACTION = 0.25  # scalable streams are fitted for previews down to this fraction of the coded width
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """Settings of the tile representations: integers only (FORMAT.md)."""
+
+    level: int
+    steps: int  # informational
+    preset: int  # informational: 0 custom, 1 fast, 2 default, 3 slow
+    width: int = 0  # representation 2: hidden width of every tile network (its node count)
+    preview_min: int = 0  # representation 2, informational: fitted for decodes down to this width
+
+
+_SETTINGS = {DISCRETE: struct.Struct(">BHB"), INTEGRAL: struct.Struct(">BHBBB")}
+
+
+def pack_settings(representation: int, s: TileSettings) -> bytes:
+    if representation == DISCRETE:
+        return _SETTINGS[DISCRETE].pack(s.level, s.steps, s.preset)
+    return _SETTINGS[INTEGRAL].pack(s.level, s.steps, s.preset, s.width, s.preview_min)
+
+
+def unpack_settings(representation: int, data: bytes) -> TileSettings:
+    st = _SETTINGS.get(representation)
+    if st is None:
+        raise BitstreamError(f"unknown representation {representation} in .inr header")
+    if len(data) != st.size:
+        raise BitstreamError("malformed representation settings in .inr header")
+    s = TileSettings(*st.unpack(data))
+    if representation == INTEGRAL and s.width == 0:
+        raise BitstreamError("malformed representation settings in .inr header (zero width)")
+    return s
+
+
+def default_level(init: SharedInit) -> int:
+    return int(init.meta.get("codec_level", len(init.levels) - 1))
+
+
+def table_choice(table: list[dict], rate: float) -> tuple[int, int] | None:
+    """(width, level) of a rate table's first row whose `max_bpp` covers the rate."""
+    return next(((row["width"], row["level"]) for row in table if rate <= row["max_bpp"]), None)
+
+
+def choose_network(init: SharedInit, rate: float, network_width: int | None, level: int | None) -> tuple[int, int]:
+    """(width, level) of the tile networks for a nominal rate: what the caller fixed, the rest from
+    the init's rate table (chosen on val images and stored in the init), else its full width and
+    default level."""
+    width, lvl = table_choice(init.meta.get("codec_table", []), rate) or (init.spec.hidden, default_level(init))
+    width = width if network_width is None else network_width
+    lvl = lvl if level is None else level
+    if not 0 <= lvl < len(init.levels):
+        raise UsageError(f"level must be 0..{len(init.levels) - 1}")
+    if width != init.spec.hidden:
+        low, high = init.widths
+        if not low <= width <= high:
+            raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
+                             f"init {init.name} has a fixed width of {high} channels (the integral init "
+                             f"{DEFAULT_INIT} has any width)")
+    return width, lvl
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """One stream's tile networks: the init's level at the stream's width, on the image's tile grid."""
+
+    settings: TileSettings
+    net: TileNetwork
+    grid: TileGrid
+
+    @classmethod
+    def plan(cls, init: SharedInit, height: int, width: int, rate: float, *, steps: int, preset: str,
+             network_width: int | None = None, level: int | None = None, scalable: bool = False) -> Tiles:
+        """The encoder's choice for an image and a nominal rate (see `choose_network`)."""
+        if scalable and not init.integral:
+            raise UsageError(f"scalable needs an integral init such as {DEFAULT_INIT}; {init.name} has a fixed width")
+        channels, lvl = choose_network(init, rate, network_width, level)
+        preview_min = max(1, round(PREVIEW_FRACTION * channels)) if scalable else 0
+        settings = TileSettings(lvl, steps, PRESET_CODES[preset], channels, preview_min)
+        return cls(settings, TileNetwork.of(init, lvl, channels), grid_for(init, height, width))
+
+    @classmethod
+    def rebuild(cls, header: StreamHeader, init: SharedInit) -> Tiles:
+        """The decoder's: the networks a header names, each field checked against what the encoder can
+        write (FORMAT.md, "What a decoder must check"), since a hostile stream with a valid CRC may
+        otherwise name widths that crash, exhaust or silently blacken the decoder."""
+        settings = unpack_settings(header.representation, header.settings)
+        if settings.preset not in PRESET_CODES.values():
+            raise BitstreamError(f"unknown preset code {settings.preset} in .inr header")
+        if settings.level >= len(init.levels):
+            raise BitstreamError(f"stream uses level {settings.level}, init has {len(init.levels)}")
+        integral = header.representation == INTEGRAL
+        if integral != init.integral:
+            raise BitstreamError(f"representation {header.representation} does not match init {init.name}")
+        if integral:
+            low, high = init.widths
+            if settings.width != init.spec.hidden and not low <= settings.width <= high:
+                raise BitstreamError(f"stream uses {settings.width} channels, init {init.name} serves {low}..{high}")
+            if settings.preview_min > settings.width:
+                raise BitstreamError(f"stream was fitted for previews of {settings.preview_min} channels, "
+                                     f"more than its {settings.width}")
+        net = TileNetwork.of(init, settings.level, settings.width if integral else None)
+        return cls(settings, net, grid_for(init, header.height, header.width))
+
+    @property
+    def id(self) -> int:
+        return self.net.representation
+
+    @property
+    def channels(self) -> int:
+        return self.net.width
+
+    def settings_bytes(self) -> bytes:
+        return pack_settings(self.id, self.settings)
+
+    def symbol_counts(self) -> list[int]:
+        return symbol_counts(self.net, self.grid)
+
+    def fit(self, pixels: np.ndarray, steps: int, lr: float, rate_weight: float, device: str,
+            progress: Callable[[int], None] | None = None) -> Fitted:
+        from .fitting import fit  # torch: only an encoder pays for it
+
+        return fit(self.net, self.grid, pixels, steps, lr, rate_weight, device, progress, self.settings.preview_min)
+
+    def code(self, fitted: Fitted, index: int, rounding: float) -> list[CodedTensor]:
+        return quantize_fit(fitted, index, rounding)
+
+    def render(self, tensors: list[CodedTensor], out_h: int, out_w: int, channels: int | None = None) -> np.ndarray:
+        """Pixels from the decoded deltas; `channels` < the coded width is a preview (integral tiles only)."""
+        if channels not in (None, self.channels) and not self.net.integral:
+            raise UsageError("this stream was coded at a fixed width (representation 1), so it has no preview: "
+                             "re-encode it with inrcodec 0.3 or later")
+        return render(self.net, dequantized_params(self.net, self.grid, tensors), self.grid, out_h, out_w,
+                      width=channels)

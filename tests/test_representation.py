@@ -1,0 +1,69 @@
+"""The representation interface: the decoder knows only it, so a new representation is one new module."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec import bitstream, representation
+from inrcodec.bitstream import StreamHeader, write_stream
+from inrcodec.entropy import CodedTensor, make_coded
+from inrcodec.errors import BitstreamError
+from inrcodec.sharedinit import DEFAULT_INIT, SharedInit, load_init
+from inrcodec.tiles import Tiles
+
+
+@dataclass(frozen=True)
+class Flat:
+    """A toy fourth representation: the image's mean colour, one integer per channel."""
+
+    settings: bytes = b""
+    id: int = 9
+    channels: int = 1
+
+    @classmethod
+    def rebuild(cls, header: StreamHeader, init: SharedInit) -> Flat:
+        if header.settings:
+            raise BitstreamError("flat streams have no settings")
+        return cls()
+
+    def settings_bytes(self) -> bytes:
+        return self.settings
+
+    def symbol_counts(self) -> list[int]:
+        return [3]
+
+    def fit(self, pixels, steps, lr, rate_weight, device, progress=None) -> np.ndarray:
+        return pixels.reshape(-1, 3).mean(0) / 255
+
+    def code(self, fitted: np.ndarray, index: int, rounding: float) -> list[CodedTensor]:
+        return [make_coded(np.rint(fitted * 255 - 128).astype(np.int32), index)]
+
+    def render(self, tensors, out_h, out_w, channels=None) -> np.ndarray:
+        return np.broadcast_to((tensors[0].symbols + 128) / 255, (out_h * out_w, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("scalable", [False, True])
+def test_tiles_rebuilt_from_a_header_are_the_tiles_the_encoder_planned(scalable):
+    init = load_init(DEFAULT_INIT)
+    planned = Tiles.plan(init, 70, 100, 0.3, steps=12, preset="custom", network_width=20, scalable=scalable)
+    header = StreamHeader(planned.id, 70, 100, init.name, init.checksum, planned.settings_bytes())
+    rebuilt = representation.rebuild(header, init)
+    assert rebuilt.settings == planned.settings and rebuilt.channels == planned.channels == 20
+    assert rebuilt.grid == planned.grid and rebuilt.symbol_counts() == planned.symbol_counts()
+
+
+def test_a_new_representation_decodes_through_the_registry_alone(monkeypatch):
+    init = load_init(DEFAULT_INIT)
+    rep = Flat()
+    pixels = np.zeros((6, 10, 3), np.uint8) + np.array([200, 100, 50], np.uint8)
+    header = StreamHeader(rep.id, 6, 10, init.name, init.checksum, rep.settings_bytes())
+    monkeypatch.setitem(bitstream.FIRST_VERSION, rep.id, 2)
+    stream = write_stream(header, rep.code(rep.fit(pixels, 0, 0, 0, "cpu"), 256, 0.5))
+    with pytest.raises(BitstreamError, match="unknown representation 9"):
+        inrcodec.decode(stream)  # the container knows the id now; the decoder does not, yet
+    monkeypatch.setitem(representation.REPRESENTATIONS, rep.id, Flat.rebuild)
+    assert (inrcodec.decode(stream, resolution=20) == pixels[0, 0]).all()
+    assert inrcodec.decode(stream).shape == (6, 10, 3)
