@@ -283,7 +283,8 @@ def info(src: Path, as_json: bool) -> None:
                f"networks:       {i.network_width} channels, level {i.level}; "
                + (f"previews: any width, fitted for {i.preview_min}..{i.network_width}\n" if i.preview_min else
                   "previews: any width, not fitted for them\n" if i.representation == 2 else "no previews\n")
-               + f"settings:       {i.steps} fitting steps, preset {i.preset}, {i.tensors} coded tensors")
+               + f"settings:       {i.steps} fitting steps, preset {i.preset}, {i.tensors} coded tensors\n"
+               f"decode cost:    {i.macs_per_pixel} multiply-accumulates per pixel at the native size")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ class StreamInfo:
     tensors: int
     network_width: int  # hidden channels of every tile network
     preview_min: int  # representation 2: fitted for decodes down to this width (0: not fitted for it)
+    macs_per_pixel: int  # decode cost at the native size: multiply-accumulates per pixel
 
     @property
     def bpp(self) -> float:
@@ -102,7 +103,8 @@ def info(data: StreamSource, init: str | None = None) -> StreamInfo:
     s, h = p.rep.settings, p.header
     names = {v: k for k, v in PRESET_CODES.items()}
     return StreamInfo(data[4], h.representation, h.height, h.width, h.init_name, h.init_checksum.hex(), s.level,
-                      s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.rep.channels, s.preview_min)
+                      s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.rep.channels, s.preview_min,
+                      round(p.rep.macs_per_pixel()))
 
 
 def preview_width(coded: int, fraction: float) -> int:

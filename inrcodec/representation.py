@@ -39,6 +39,9 @@ class Representation(Protocol):
 
     def settings_bytes(self) -> bytes: ...
 
+    def macs_per_pixel(self, out_h: int | None = None, out_w: int | None = None) -> float:
+        """The decoder's multiply-accumulates per output pixel (native size by default)."""
+
     def symbol_counts(self) -> list[int]:
         """How many integers each coded tensor holds: fixed by the header and init, never by the payload."""
 

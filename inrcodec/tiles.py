@@ -135,6 +135,14 @@ class Tiles:
     def channels(self) -> int:
         return self.net.width
 
+    def macs_per_pixel(self, out_h: int | None = None, out_w: int | None = None) -> float:
+        """Multiply-accumulates per output pixel of a decode (native size by default): every point of
+        every overlapping tile through its dense network (pruned weights still multiply), plus the blend."""
+        out_h, out_w = out_h or self.grid.height, out_w or self.grid.width
+        dims = [self.net.spec.in_features] + [self.channels] * self.net.spec.depth + [self.net.spec.out_features]
+        per_point = sum(a * b for a, b in zip(dims[:-1], dims[1:])) + self.net.spec.out_features
+        return self.grid.evaluations(out_h, out_w) * per_point / (out_h * out_w)
+
     def settings_bytes(self) -> bytes:
         return pack_settings(self.id, self.settings)
 
@@ -142,10 +150,11 @@ class Tiles:
         return symbol_counts(self.net, self.grid)
 
     def fit(self, pixels: np.ndarray, steps: int, lr: float, rate_weight: float, device: str,
-            progress: Callable[[int], None] | None = None) -> Fitted:
+            progress: Callable[[int], None] | None = None, decay: bool = False) -> Fitted:
         from .fitting import fit  # torch: only an encoder pays for it
 
-        return fit(self.net, self.grid, pixels, steps, lr, rate_weight, device, progress, self.settings.preview_min)
+        return fit(self.net, self.grid, pixels, steps, lr, rate_weight, device, progress, self.settings.preview_min,
+                   decay)
 
     def code(self, fitted: Fitted, index: int, rounding: float) -> list[CodedTensor]:
         return quantize_fit(fitted, index, rounding)

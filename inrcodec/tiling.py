@@ -90,6 +90,12 @@ class TileGrid:
         """
         return _pack(self._axis(self.height, self.rows, out_h), self._axis(self.width, self.cols, out_w), out_w)
 
+    def evaluations(self, out_h: int, out_w: int) -> int:
+        """Network evaluations a decode makes on an out_h x out_w grid: `chunks`' points, padding included."""
+        xs = self._axis(self.width, self.cols, out_w)
+        row = self.cols * max(len(ix) for ix, _, _ in xs)
+        return row * sum(len(iy) for iy, _, _ in self._axis(self.height, self.rows, out_h))
+
     def chunks(self, out_h: int, out_w: int, max_points: int) -> Iterator[tuple[slice, Sampling]]:
         """`sampling` piece by piece: (tiles, their sampling) for a band of output rows of one tile row.
 

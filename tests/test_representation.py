@@ -67,3 +67,14 @@ def test_a_new_representation_decodes_through_the_registry_alone(monkeypatch):
     monkeypatch.setitem(representation.REPRESENTATIONS, rep.id, Flat.rebuild)
     assert (inrcodec.decode(stream, resolution=20) == pixels[0, 0]).all()
     assert inrcodec.decode(stream).shape == (6, 10, 3)
+
+
+@pytest.mark.parametrize("size", [(72, 56), (33, 100), (512, 768)])
+def test_decode_cost_counts_every_point_the_decoder_evaluates(size):
+    init = load_init(DEFAULT_INIT)
+    tiles = Tiles.plan(init, *size, 0.5, steps=1, preset="custom", network_width=20)
+    for out in (size, (size[0] * 2 + 1, size[1] // 2 + 3)):
+        points = sum(c.shape[0] * c.shape[1] for _, (c, _, _) in tiles.grid.chunks(*out, 1 << 19))
+        assert tiles.grid.evaluations(*out) == points
+        per_point = 2 * 20 + 20 * 20 * 2 + 20 * 3 + 3  # three sine layers of 20, a linear output, the blend
+        assert tiles.macs_per_pixel(*out) == pytest.approx(points * per_point / (out[0] * out[1]))

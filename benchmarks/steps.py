@@ -1,0 +1,96 @@
+"""How coded quality grows with fitting steps, and what each costs: the presets' step counts, chosen on val.
+
+For each image, step count and target rate: `analyse(steps=N)` then `compress(bpp=rate)`,
+real file sizes, RGB PSNR; with and without a cosine decay of Adam's step size over the
+steps after the meta-learned ones. Seconds per step are also measured on a Kodak-sized
+(768x512) synthetic image, so that the presets' budgets (fast/default/slow at most
+10/60/600 s per Kodak image, this CPU) can be met. Writes benchmarks/results/steps.{csv,md,png}.
+
+    python -m benchmarks.steps --data ../shared/data/val/cbsd68 --limit 3
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from benchmarks.common import RESULTS, finish, images_in, machine, pyplot, save, say, write_csv
+from inrcodec import decode
+from inrcodec.encoder import analyse
+from inrcodec.example import synthetic_image
+from inrcodec.images import load_image
+from inrcodec.metrics import psnr
+from inrcodec.tiles import Tiles
+
+FIELDS = ["image", "decay", "steps", "target_bpp", "bpp", "psnr", "fit_s"]
+
+
+def seconds_per_step(steps: int = 20) -> float:
+    """Fit seconds per step on a 768x512 image (a Kodak image's size), at the default rate weight."""
+    img = synthetic_image(512, 768, seed=3)
+    analyse(img, bpp=0.5, steps=2)  # warm-up
+    return analyse(img, bpp=0.5, steps=steps).seconds / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--limit", type=int, default=3)
+    ap.add_argument("--steps", type=int, nargs="+", default=[40, 120, 360])
+    ap.add_argument("--rates", type=float, nargs="+", default=[0.25, 0.5, 1.0])
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args()
+    log, rows = say(a.quiet), []
+    per_step = seconds_per_step()
+    log(f"{per_step:.3f} s per step on 768x512")
+    original = Tiles.fit
+    for path in images_in(__import__("pathlib").Path(a.data), a.limit):
+        img = load_image(path)
+        for decay in (False, True):
+            Tiles.fit = lambda self, *args, _d=decay, **kw: original(self, *args, decay=_d, **kw)  # noqa: E731
+            for steps in a.steps:
+                for rate in a.rates:
+                    an = analyse(img, bpp=rate, steps=steps)
+                    data = an.compress(bpp=rate)
+                    rows.append({"image": path.stem, "decay": int(decay), "steps": steps, "target_bpp": rate,
+                                 "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]),
+                                 "psnr": psnr(decode(data), img), "fit_s": an.seconds})
+                    log(str(rows[-1]))
+                    write_csv(RESULTS / "steps.csv", FIELDS, rows)
+    Tiles.fit = original
+    report(rows, per_step, a)
+
+
+def report(rows: list[dict], per_step: float, a) -> None:
+    mean = defaultdict(list)
+    for r in rows:
+        mean[r["decay"], r["steps"], r["target_bpp"]].append(r["psnr"])
+    lines = ["# Coded quality against fitting steps (val)", "",
+             f"Machine: {machine('cpu')}. Command: `python -m benchmarks.steps --data {a.data} --limit {a.limit} "
+             f"--steps {' '.join(map(str, a.steps))} --rates {' '.join(map(str, a.rates))}`. Mean RGB PSNR (dB) of "
+             "real streams at each target rate (within 10 %); default init and rate control. Fit seconds per step "
+             f"on a 768x512 image: {per_step:.3f} (so N steps cost about {per_step:.3f} N s per Kodak image, "
+             "plus rate control).", "",
+             "| Adam step size | steps | est. s per Kodak image | " + " | ".join(f"{r} bpp" for r in a.rates) + " |",
+             "|---|---|---|" + "---|" * len(a.rates)]
+    for decay in (0, 1):
+        for steps in a.steps:
+            cells = [f"{np.mean(mean[decay, steps, r]):.2f}" for r in a.rates]
+            lines.append(f"| {'cosine decay' if decay else 'constant'} | {steps} | {per_step * steps:.0f} | "
+                         + " | ".join(cells) + " |")
+    (RESULTS / "steps.md").write_text("\n".join(lines) + "\n")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for decay in (0, 1):
+        for r in a.rates:
+            ax.plot([per_step * s for s in a.steps], [np.mean(mean[decay, s, r]) for s in a.steps], "o-" if decay else "o--",
+                    label=f"{r} bpp, {'cosine' if decay else 'constant'}")
+    ax.set_xscale("log")
+    finish(ax, xlabel="fit seconds per 768x512 image (this CPU)", ylabel="PSNR (dB)", title="Coded PSNR vs fitting steps (val)")
+    save(fig, RESULTS / "steps.png")
+
+
+if __name__ == "__main__":
+    main()
