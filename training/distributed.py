@@ -29,8 +29,8 @@ def backend_for(device: str) -> str:
 
 
 def rank_device(device: str, rank: int) -> str:
-    """Each rank's own GPU (cuda:rank) when training on CUDA; the CPU otherwise."""
-    return f"cuda:{rank}" if device == "cuda" else device
+    """Each rank's own GPU when training on CUDA (its local rank under torchrun); the CPU otherwise."""
+    return f"cuda:{os.environ.get('LOCAL_RANK', str(rank))}" if device == "cuda" else device
 
 
 def average_gradients(tensors: list[torch.Tensor]) -> None:
@@ -60,6 +60,8 @@ def weighted_mean(value: float, weight: float, device: str = "cpu") -> float:
 
 def _worker(rank: int, size: int, store: str, backend: str, fn: Callable, args: tuple) -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // size))  # the ranks share the cores
+    if backend == "nccl":
+        torch.cuda.set_device(rank)  # NCCL's collectives run on the current device
     dist.init_process_group(backend, init_method=f"file://{store}", rank=rank, world_size=size)
     try:
         fn(*args)
@@ -74,6 +76,8 @@ def launch(fn: Callable, nproc: int, backend: str, *args) -> None:
     The rendezvous is a file in a fresh temporary folder: no port to collide with.
     """
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend, init_method="env://")
         try:
             return fn(*args)
