@@ -5,8 +5,7 @@ the same network math (tilesiren.py) on numpy arrays and never imports this modu
 """
 from __future__ import annotations
 
-import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ from .tiling import Sampling, TileGrid
 
 def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: float,
         rate_weight: float = 0.0, device: str = "cpu", progress: Callable[[int], None] | None = None,
-        preview_min: int = 0, decay: bool = False) -> Fitted:
+        preview_min: int = 0) -> Fitted:
     """Fit every tile's surviving weights and biases to the image, all tiles at once.
 
     Each tile starts from the init with its output bias moved to the tile's mean colour:
@@ -48,8 +47,6 @@ def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: flo
     lrs = [r.reshape(-1)[s] for r, s in zip(lv.lrs, surv)]
     meta_steps = min(steps, net.meta_steps)
     opt = torch.optim.Adam(deltas, lr=lr)
-    tail = max(1, steps - meta_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / tail)) if decay else 1.0)
     widths = np.random.default_rng(0)  # seeded: the same image and settings give the same bytes
     for i in range(steps):
         params = tile_params(lv, deltas)
@@ -68,7 +65,6 @@ def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: flo
             for d, g in zip(deltas, grads):
                 d.grad = g
             opt.step()
-            sched.step()
         if progress:
             progress(1)
     return Fitted(grid, [d.detach().cpu().numpy() for d in deltas],

@@ -8,6 +8,7 @@ integers and back.
 """
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,7 +141,7 @@ class Tiles:
         every overlapping tile through its dense network (pruned weights still multiply), plus the blend."""
         out_h, out_w = out_h or self.grid.height, out_w or self.grid.width
         dims = [self.net.spec.in_features] + [self.channels] * self.net.spec.depth + [self.net.spec.out_features]
-        per_point = sum(a * b for a, b in zip(dims[:-1], dims[1:])) + self.net.spec.out_features
+        per_point = sum(a * b for a, b in itertools.pairwise(dims)) + self.net.spec.out_features
         return self.grid.evaluations(out_h, out_w) * per_point / (out_h * out_w)
 
     def settings_bytes(self) -> bytes:
@@ -150,11 +151,10 @@ class Tiles:
         return symbol_counts(self.net, self.grid)
 
     def fit(self, pixels: np.ndarray, steps: int, lr: float, rate_weight: float, device: str,
-            progress: Callable[[int], None] | None = None, decay: bool = False) -> Fitted:
+            progress: Callable[[int], None] | None = None) -> Fitted:
         from .fitting import fit  # torch: only an encoder pays for it
 
-        return fit(self.net, self.grid, pixels, steps, lr, rate_weight, device, progress, self.settings.preview_min,
-                   decay)
+        return fit(self.net, self.grid, pixels, steps, lr, rate_weight, device, progress, self.settings.preview_min)
 
     def code(self, fitted: Fitted, index: int, rounding: float) -> list[CodedTensor]:
         return quantize_fit(fitted, index, rounding)
