@@ -120,9 +120,20 @@ def test_an_interrupted_meta_training_resumes_from_its_checkpoint_and_takes_the_
         meta_train(SPEC, data, val, cfg, pruner=random_prune, checkpoint=ckpt)
     monkeypatch.undo()
     assert torch.load(ckpt, weights_only=False)["round"] == 1  # it stopped in the first pruning round
+    with pytest.raises(ValueError, match="other settings .*inner_lr"):
+        meta_train(SPEC, data, val, replace(cfg, inner_lr=0.02), pruner=random_prune, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="other settings .*pruner"):
+        meta_train(SPEC, data, val, cfg, checkpoint=ckpt)
     resumed, resumed_history = meta_train(SPEC, data, val, cfg, pruner=random_prune, checkpoint=ckpt)
     for a, b in zip(whole, resumed):
         assert all(torch.equal(x, y) for x, y in zip(a.values + a.masks + a.lrs, b.values + b.masks + b.lrs))
     assert [h["val_psnr_after_inner_steps"] for h in history] == [h["val_psnr_after_inner_steps"] for h in resumed_history]
-    with pytest.raises(ValueError, match="other settings .*inner_lr"):
-        meta_train(SPEC, data, val, replace(cfg, inner_lr=0.02), checkpoint=ckpt)
+    assert not ckpt.exists()  # a finished run leaves nothing to resume
+
+
+def test_meta_training_refuses_an_empty_val_set_or_too_few_tiles():
+    cfg = MetaConfig(batch=4, inner_steps=1, dense_steps=1, rounds=0, quiet=True)
+    with pytest.raises(ValueError, match="needs val tiles"):
+        meta_train(SPEC, tiles(8), tiles(2)[:0], cfg)
+    with pytest.raises(ValueError, match="at least a batch"):
+        meta_train(SPEC, tiles(3), tiles(2), cfg)

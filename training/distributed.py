@@ -1,9 +1,10 @@
 """Data-parallel meta-training over N processes with torch.distributed: gloo on CPUs, NCCL on GPUs.
 
 Every rank holds the same parameters, draws its own share of each outer batch, and applies
-the mean of all ranks' meta-gradients, so N ranks take the same steps as one process with
-the whole batch (up to float summation order). Nothing here runs unless a process group is
-up: one process is the world of one, and the functions below are no-ops.
+the mean of all ranks' meta-gradients, so N ranks take the steps of one process with the
+whole batch (up to float summation order; with random-width training each rank also draws its
+own width, so a step averages N widths). Nothing here runs unless a process group is up: one
+process is the world of one, and the functions below are no-ops.
 """
 from __future__ import annotations
 
@@ -58,6 +59,21 @@ def weighted_mean(value: float, weight: float, device: str = "cpu") -> float:
     return float(t[0] / t[1])
 
 
+def gather_objects(obj: object) -> list:
+    """Every rank's `obj`, in rank order (e.g. the RNG states a checkpoint must hold)."""
+    size = rank_and_size()[1]
+    if size == 1:
+        return [obj]
+    out: list = [None] * size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    if rank_and_size()[1] > 1:
+        dist.barrier()
+
+
 def _worker(rank: int, size: int, store: str, backend: str, fn: Callable, args: tuple) -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // size))  # the ranks share the cores
     if backend == "nccl":
@@ -85,5 +101,7 @@ def launch(fn: Callable, nproc: int, backend: str, *args) -> None:
             dist.destroy_process_group()
     if nproc <= 1:
         return fn(*args)
+    if backend == "nccl" and nproc > torch.cuda.device_count():
+        raise ValueError(f"{nproc} processes need {nproc} GPUs; this machine has {torch.cuda.device_count()}")
     with tempfile.TemporaryDirectory() as tmp:
         mp.spawn(_worker, args=(nproc, str(Path(tmp) / "store"), backend, fn, args), nprocs=nproc)

@@ -28,7 +28,8 @@ import torch
 from inrcodec.alloc import tune_allocator
 from inrcodec.sharedinit import Level, load_init_file, save_init, weight_density
 from inrcodec.siren import Params, SirenSpec, siren_forward, siren_init
-from training.distributed import average_gradients, backend_for, launch, rank_and_size, rank_device, weighted_mean
+from training.distributed import (average_gradients, backend_for, barrier, gather_objects, launch, rank_and_size,
+                                  rank_device, weighted_mean)
 from training.integral import integral_level, width_view
 
 
@@ -173,23 +174,28 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     `views` draws, each outer step, the networks that are adapted and how their parameters
     become weights (an integral network at full and at a random width: the loss is their mean);
     selection scores the mean over `val_views`.
-    With a `checkpoint` path, the whole state is saved there at every val point (one file per
-    rank), and a run that finds it resumes where it stopped, taking the very same steps.
+    With a `checkpoint` path, the whole state is saved there at every val point (one file, every
+    rank's RNG in it), a run that finds it resumes where it stopped, taking the very same steps,
+    and a finished run removes it.
     """
     tune_allocator()  # every outer step allocates and frees tens of MB of activations
     rank, ranks = rank_and_size()
     if cfg.batch % ranks:
         raise ValueError(f"batch {cfg.batch} does not split evenly over {ranks} processes")
+    if len(val) == 0 or len(data) < cfg.batch:  # every rank holds the same arrays here: all raise together
+        raise ValueError(f"meta-training needs val tiles and at least a batch ({cfg.batch}) of training tiles; "
+                         f"got {len(val)} and {len(data)}")
     quiet, device = cfg.quiet or rank > 0, rank_device(cfg.device, rank)
+    shapes = {"data": list(data.shape), "val": list(val.shape)}  # of the whole sets: the same on every rank
     data, val = data[rank::ranks], val[rank::ranks]  # each rank its own shard, like a DistributedSampler
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1_000_003 * rank)
     gen = torch.Generator().manual_seed(cfg.seed)  # the same on every rank: random pruning agrees
     coords = tile_coords(data.shape[1]).to(device)
-    first = (start or siren_level(spec, cfg.inner_lr, cfg.seed)).to(device)
-    values = [v.detach().clone().requires_grad_() for v in first.values]
-    masks = [m.clone() for m in first.masks]
-    log_lrs = [lr.detach().log().requires_grad_() for lr in first.lrs]
+    initial = (start or siren_level(spec, cfg.inner_lr, cfg.seed)).to(device)
+    values = [v.detach().clone().requires_grad_() for v in initial.values]
+    masks = [m.clone() for m in initial.masks]
+    log_lrs = [lr.detach().log().requires_grad_() for lr in initial.lrs]
     opt = torch.optim.Adam([{"params": values, "lr": cfg.outer_lr},
                             {"params": log_lrs, "lr": cfg.lr_lr}])
     plan = ([(False, cfg.dense_steps)] if start is None or cfg.dense_steps else []) + [(True, cfg.round_steps)] * cfg.rounds
@@ -206,13 +212,16 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
         for view in val_views:
             lv, net = view(Level(values, masks, step_sizes()))
             mine = psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec, cfg.inner_steps, net) if len(val) else 0.0
+            # a rank whose val shard is empty still joins the all-reduce, with weight 0
             out.append(weighted_mean(mine, len(val), device))
         return float(np.mean(out)), [round(x, 2) for x in out]
 
     levels, history, t0 = [], [], time.time()
-    ckpt = None if checkpoint is None else Path(f"{checkpoint}.rank{rank}" if ranks > 1 else checkpoint)
-    settings = {k: v for k, v in asdict(cfg).items() if k != "quiet"}
-    saved = _resume(ckpt, settings) if ckpt is not None and ckpt.exists() else None
+    ckpt = None if checkpoint is None else Path(checkpoint)
+    settings = {**{k: v for k, v in asdict(cfg).items() if k != "quiet"}, "spec": asdict(spec), "ranks": ranks, **shapes,
+                "start": start is not None,
+                "pruner": pruner.__name__, "views": views is not None, "val_views": len(val_views)}
+    saved = _resume(ckpt, settings, device) if ckpt is not None and ckpt.exists() else None
     if saved:
         with torch.no_grad():
             for t, v in zip(values + log_lrs, saved["values"] + saved["log_lrs"]):
@@ -220,7 +229,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
         masks = [m.to(device) for m in saved["masks"]]
         opt.load_state_dict(saved["opt"])
         sched.load_state_dict(saved["sched"])
-        rng.bit_generator.state = saved["rng"]
+        rng.bit_generator.state = saved["rngs"][rank]
         gen.set_state(saved["gen"])
         levels, history, best, t0 = saved["levels"], saved["history"], saved["best"], time.time() - saved["seconds"]
         log(quiet, f"resuming from {ckpt}: round {saved['round']} step {saved['step']}")
@@ -235,8 +244,8 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     v.mul_(m)
         if not resumed:  # the round's starting state is a candidate too: a round never ends worse than it began
             best = (*score(), [t.detach().clone() for t in values + log_lrs])
-        first = saved["step"] + 1 if resumed else 1
-        with click.progressbar(range(first, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
+        begin = saved["step"] + 1 if resumed else 1
+        with click.progressbar(range(begin, n_steps + 1), label=f"{label}round {rnd} (density {weight_density(masks):.3f})",
                                file=sys.stderr, hidden=quiet) as bar:
             for step in bar:
                 share = np.sort(rng.choice(len(data), cfg.batch // ranks, replace=False))
@@ -265,12 +274,16 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                         f"(best {best[0]:.2f}) mean step size "
                         f"{float(torch.cat([s.detach().flatten() for s in step_sizes()]).mean()):.4f} "
                         f"{time.time() - t0:.0f}s")
-                    if ckpt is not None:
-                        _save(ckpt, {"settings": settings, "round": rnd, "step": step, "values": values,
-                                     "log_lrs": log_lrs, "masks": masks, "opt": opt.state_dict(),
-                                     "sched": sched.state_dict(), "rng": rng.bit_generator.state,
-                                     "gen": gen.get_state(), "levels": levels, "history": history, "best": best,
-                                     "seconds": time.time() - t0})
+                    if ckpt is not None:  # every rank is here: the gather and the barrier are collective
+                        rngs = gather_objects(rng.bit_generator.state)
+                        if rank == 0:
+                            _save(ckpt, {"settings": settings, "round": rnd, "step": step, "values": values,
+                                         "log_lrs": log_lrs, "masks": masks, "opt": opt.state_dict(),
+                                         "sched": sched.state_dict(), "rngs": rngs, "gen": gen.get_state(),
+                                         "levels": levels, "history": history,
+                                         "best": (*best[:2], [t.cpu() for t in best[2]]),
+                                         "seconds": time.time() - t0})
+                        barrier()  # no rank runs ahead of a checkpoint that might not be written
         with torch.no_grad():
             for t, b in zip(values + log_lrs, best[2]):
                 t.copy_(b)
@@ -282,6 +295,8 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
         if len(val_views) > 1:
             history[-1]["val_psnr_by_view"] = best[1]
         log(quiet, json.dumps(history[-1]))
+    if ckpt is not None and rank == 0:
+        ckpt.unlink(missing_ok=True)  # finished: a rerun starts afresh rather than "resuming" this run
     return levels, history
 
 
@@ -293,8 +308,9 @@ def _save(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def _resume(path: Path, settings: dict) -> dict:
-    saved = torch.load(path, weights_only=False)  # our own file: it holds Levels and numpy RNG states
+def _resume(path: Path, settings: dict, device: str) -> dict:
+    # our own file (it holds Levels and numpy RNG states), onto this rank's device whichever GPU saved it
+    saved = torch.load(path, map_location=device, weights_only=False)
     if saved["settings"] != settings:
         changed = sorted(k for k in settings if saved["settings"].get(k) != settings[k])
         raise ValueError(f"checkpoint {path} was made with other settings ({', '.join(changed)}): "
