@@ -2,8 +2,9 @@
 
 Times the outer steps of `training.metasparse.meta_train` at the shipped init's settings
 (32-px tiles with their 2-px overlap, width 32, depth 3, batch 64, 3 inner steps), first- and
-second-order, on synthetic tiles (the content does not change the arithmetic). Start-up and the
-val scoring are outside the timed steps. Writes benchmarks/results/metatrain.{csv,md}.
+second-order, on synthetic tiles (the content does not change the arithmetic). Process start-up
+and a warm-up run are outside the timing; the timed run includes its set-up and two val scorings
+of 2 tiles, a few hundredths of a second. Writes benchmarks/results/metatrain.{csv,md}.
 
     python -m benchmarks.metatrain --steps 20
 """

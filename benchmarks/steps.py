@@ -24,7 +24,7 @@ from inrcodec.example import synthetic_image
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
 
-FIELDS = ["image", "decay", "steps", "target_bpp", "bpp", "psnr", "fit_s"]
+FIELDS = ["image", "steps", "target_bpp", "bpp", "psnr", "fit_s"]
 
 
 def seconds_per_step(steps: int = 20) -> float:
@@ -38,8 +38,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--limit", type=int, default=3)
-    ap.add_argument("--steps", type=int, nargs="+", default=[40, 120, 360])
+    ap.add_argument("--steps", type=int, nargs="+", default=[40, 120, 300, 900])
     ap.add_argument("--rates", type=float, nargs="+", default=[0.25, 0.5, 1.0])
+    ap.add_argument("--name", default="steps", help="result files' name (steps: the committed ones)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
     log, rows = say(a.quiet), []
@@ -51,42 +52,37 @@ def main() -> None:
             for rate in a.rates:
                 an = analyse(img, bpp=rate, steps=steps)
                 data = an.compress(bpp=rate)
-                rows.append({"image": path.stem, "decay": 0, "steps": steps, "target_bpp": rate,
+                rows.append({"image": path.stem, "steps": steps, "target_bpp": rate,
                              "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]),
                              "psnr": psnr(decode(data), img), "fit_s": an.seconds})
                 log(str(rows[-1]))
-                write_csv(RESULTS / "steps.csv", FIELDS, rows)
+                write_csv(RESULTS / f"{a.name}.csv", FIELDS, rows)
     report(rows, per_step, a)
 
 
 def report(rows: list[dict], per_step: float, a) -> None:
     mean = defaultdict(list)
     for r in rows:
-        mean[r["decay"], r["steps"], r["target_bpp"]].append(r["psnr"])
+        mean[r["steps"], r["target_bpp"]].append(r["psnr"])
     lines = ["# Coded quality against fitting steps (val)", "",
              (f"Machine: {machine('cpu')}. Command: `python -m benchmarks.steps --data {a.data} --limit {a.limit} "
-             f"--steps {' '.join(map(str, a.steps))} --rates {' '.join(map(str, a.rates))}` (the cosine rows: "
-             "at commit fb62a98). Mean RGB PSNR (dB) of "
+             f"--steps {' '.join(map(str, a.steps))} --rates {' '.join(map(str, a.rates))}`. Mean RGB PSNR (dB) of "
              "real streams at each target rate (within 10 %); default init and rate control. Fit seconds per step "
              f"on a 768x512 image: {per_step:.3f} (so N steps cost about {per_step:.3f} N s per Kodak image, "
              "plus rate control)."), "",
-             "| Adam step size | steps | est. s per Kodak image | " + " | ".join(f"{r} bpp" for r in a.rates) + " |",
-             "|---|---|---|" + "---|" * len(a.rates)]
-    for decay in sorted({r["decay"] for r in rows}):
-        for steps in a.steps:
-            cells = [f"{np.mean(mean[decay, steps, r]):.2f}" for r in a.rates]
-            lines.append(f"| {'cosine decay' if decay else 'constant'} | {steps} | {per_step * steps:.0f} | "
-                         + " | ".join(cells) + " |")
-    (RESULTS / "steps.md").write_text("\n".join(lines) + "\n")
+             "| steps | est. s per Kodak image | " + " | ".join(f"{r} bpp" for r in a.rates) + " |",
+             "|---|---|" + "---|" * len(a.rates)]
+    for steps in a.steps:
+        cells = [f"{np.mean(mean[steps, r]):.2f}" for r in a.rates]
+        lines.append(f"| {steps} | {per_step * steps:.0f} | " + " | ".join(cells) + " |")
+    (RESULTS / f"{a.name}.md").write_text("\n".join(lines) + "\n")
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for decay in sorted({r["decay"] for r in rows}):
-        for r in a.rates:
-            ax.plot([per_step * s for s in a.steps], [np.mean(mean[decay, s, r]) for s in a.steps], "o-" if decay else "o--",
-                    label=f"{r} bpp, {'cosine' if decay else 'constant'}")
+    for r in a.rates:
+        ax.plot([per_step * s for s in a.steps], [np.mean(mean[s, r]) for s in a.steps], "o-", label=f"{r} bpp")
     ax.set_xscale("log")
     finish(ax, xlabel="fit seconds per 768x512 image (this CPU)", ylabel="PSNR (dB)", title="Coded PSNR vs fitting steps (val)")
-    save(fig, RESULTS / "steps.png")
+    save(fig, RESULTS / f"{a.name}.png")
 
 
 if __name__ == "__main__":

@@ -159,6 +159,10 @@ def decode(data: StreamSource, resolution: int | None = None, *, width: int | No
     p = parse(data, init)
     oh, ow = output_size(p.header.height, p.header.width, resolution, width, height, scale)  # before any allocation
     channels = preview_width(p.rep.channels, width_fraction)
+    if channels != p.rep.channels and not p.rep.previews:  # before any payload is decoded
+        raise UsageError(f"this stream was coded at a fixed width (representation {p.header.representation}), "
+                         "so it has no previews"
+                         + (": re-encode it with inrcodec 0.3 or later" if p.header.representation == 1 else ""))
     _, tensors = decode_tensors(data, parsed=p)
     out = p.rep.render(tensors, oh, ow, channels)
     if not np.isfinite(out).all():  # never a silent black image: NaN would clamp to 0

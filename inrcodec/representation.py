@@ -1,12 +1,13 @@
 """The one interface every representation implements, and the registry the header's id selects from.
 
-A representation turns pixels into the coded tensors of a stream and back: `plan` (encoder:
-the networks for an image and a target), `fit` (gradient steps, torch), `code` (the fit to
-integers at a step index), `rebuild` (decoder: the same networks from a header and its init,
-validated) and `render` (decoded integers to pixels on any grid, numpy). The container
-(bitstream.py), the encoder and the decoder know only this interface, so a new
-representation is one new module and one line in `REPRESENTATIONS` (and its first format
-version in bitstream.FIRST_VERSION).
+A representation turns pixels into the coded tensors of a stream and back. Two constructors,
+`plan` (encoder: the networks for an image and a target) and `rebuild` (decoder: the same
+networks from a header and its init, validated), make an object with the methods below:
+`fit` (gradient steps, torch), `code` (the fit to integers at a step index) and `render`
+(decoded integers to pixels on any grid, numpy). The container (bitstream.py) and the decoder
+know only this interface, and the encoder only it once it has planned with the representation
+it ships (tiles.py today). So a new representation is one new module, one line in
+`REPRESENTATIONS` and its first format version in bitstream.FIRST_VERSION.
 """
 from __future__ import annotations
 
@@ -31,11 +32,16 @@ class Representation(Protocol):
 
     @property
     def settings(self) -> Any:
-        """Its integer settings, as the header stores them (`settings_bytes`)."""
+        """Its integer settings, as the header stores them (`settings_bytes`); `inrcodec info` reads
+        their `level`, `steps`, `preset` and `preview_min` (0 where a representation has none)."""
 
     @property
     def channels(self) -> int:
         """Hidden channels of its networks (what a preview may evaluate fewer of)."""
+
+    @property
+    def previews(self) -> bool:
+        """Whether `render` may evaluate fewer channels than were coded."""
 
     def settings_bytes(self) -> bytes: ...
 

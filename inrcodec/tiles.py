@@ -1,7 +1,7 @@
 """Representations 1 and 2, overlapping tiles of sparse SIRENs, behind the representation interface.
 
 This module is what the encoder and decoder see of the tiles: their header settings, the
-choice of width and level for a target, validation against the init, and the four steps of
+choice of width and level for a target, validation against the init, and the interface of
 representation.py. Its parts do one job each: tilesiren.py the networks and pixels,
 fitting.py the gradient steps (torch, imported only by `fit`), tilecoding.py the deltas as
 integers and back.
@@ -102,7 +102,8 @@ class Tiles:
             raise UsageError(f"scalable needs an integral init such as {DEFAULT_INIT}; {init.name} has a fixed width")
         channels, lvl = choose_network(init, rate, network_width, level)
         preview_min = max(1, round(PREVIEW_FRACTION * channels)) if scalable else 0
-        settings = TileSettings(lvl, steps, PRESET_CODES[preset], channels, preview_min)
+        # a fixed-width stream (representation 1) stores neither: settings equal what `rebuild` reads back
+        settings = TileSettings(lvl, steps, PRESET_CODES[preset], *((channels, preview_min) if init.integral else ()))
         return cls(settings, TileNetwork.of(init, lvl, channels), grid_for(init, height, width))
 
     @classmethod
@@ -136,6 +137,10 @@ class Tiles:
     def channels(self) -> int:
         return self.net.width
 
+    @property
+    def previews(self) -> bool:
+        return self.net.integral
+
     def macs_per_pixel(self, out_h: int | None = None, out_w: int | None = None) -> float:
         """Multiply-accumulates per output pixel of a decode (native size by default): every point of
         every overlapping tile through its dense network (pruned weights still multiply), plus the blend."""
@@ -161,8 +166,5 @@ class Tiles:
 
     def render(self, tensors: list[CodedTensor], out_h: int, out_w: int, channels: int | None = None) -> np.ndarray:
         """Pixels from the decoded deltas; `channels` < the coded width is a preview (integral tiles only)."""
-        if channels not in (None, self.channels) and not self.net.integral:
-            raise UsageError("this stream was coded at a fixed width (representation 1), so it has no preview: "
-                             "re-encode it with inrcodec 0.3 or later")
         return render(self.net, dequantized_params(self.net, self.grid, tensors), self.grid, out_h, out_w,
                       width=channels)

@@ -10,18 +10,27 @@ import inrcodec
 from inrcodec import bitstream, representation
 from inrcodec.bitstream import StreamHeader, write_stream
 from inrcodec.entropy import CodedTensor, make_coded
-from inrcodec.errors import BitstreamError
-from inrcodec.sharedinit import DEFAULT_INIT, SharedInit, load_init
+from inrcodec.errors import BitstreamError, UsageError
+from inrcodec.sharedinit import DEFAULT_INIT, SPARSE_INIT, SharedInit, load_init
 from inrcodec.tiles import Tiles
+
+
+@dataclass(frozen=True)
+class FlatSettings:
+    level: int = 0
+    steps: int = 0
+    preset: int = 0
+    preview_min: int = 0
 
 
 @dataclass(frozen=True)
 class Flat:
     """A toy fourth representation: the image's mean colour, one integer per channel."""
 
-    settings: bytes = b""
+    settings: FlatSettings = FlatSettings()
     id: int = 9
-    channels: int = 1
+    channels: int = 3  # one number per colour
+    previews: bool = False
 
     @classmethod
     def rebuild(cls, header: StreamHeader, init: SharedInit) -> Flat:
@@ -30,7 +39,10 @@ class Flat:
         return cls()
 
     def settings_bytes(self) -> bytes:
-        return self.settings
+        return b""
+
+    def macs_per_pixel(self, out_h: int | None = None, out_w: int | None = None) -> float:
+        return 0.0
 
     def symbol_counts(self) -> list[int]:
         return [3]
@@ -45,13 +57,14 @@ class Flat:
         return np.broadcast_to((tensors[0].symbols + 128) / 255, (out_h * out_w, 3)).astype(np.float32)
 
 
-@pytest.mark.parametrize("scalable", [False, True])
-def test_tiles_rebuilt_from_a_header_are_the_tiles_the_encoder_planned(scalable):
-    init = load_init(DEFAULT_INIT)
-    planned = Tiles.plan(init, 70, 100, 0.3, steps=12, preset="custom", network_width=20, scalable=scalable)
+@pytest.mark.parametrize(("init_name", "width", "scalable"),
+                         [(DEFAULT_INIT, 20, False), (DEFAULT_INIT, 20, True), (SPARSE_INIT, None, False)])
+def test_tiles_rebuilt_from_a_header_are_the_tiles_the_encoder_planned(init_name, width, scalable):
+    init = load_init(init_name)
+    planned = Tiles.plan(init, 70, 100, 0.3, steps=12, preset="custom", network_width=width, scalable=scalable)
     header = StreamHeader(planned.id, 70, 100, init.name, init.checksum, planned.settings_bytes())
     rebuilt = representation.rebuild(header, init)
-    assert rebuilt.settings == planned.settings and rebuilt.channels == planned.channels == 20
+    assert rebuilt.settings == planned.settings and rebuilt.channels == planned.channels == (width or 32)
     assert rebuilt.grid == planned.grid and rebuilt.symbol_counts() == planned.symbol_counts()
 
 
@@ -67,6 +80,9 @@ def test_a_new_representation_decodes_through_the_registry_alone(monkeypatch):
     monkeypatch.setitem(representation.REPRESENTATIONS, rep.id, Flat.rebuild)
     assert (inrcodec.decode(stream, resolution=20) == pixels[0, 0]).all()
     assert inrcodec.decode(stream).shape == (6, 10, 3)
+    assert inrcodec.info(stream).representation == 9
+    with pytest.raises(UsageError, match="no previews"):
+        inrcodec.decode(stream, width_fraction=0.5)
 
 
 @pytest.mark.parametrize("size", [(72, 56), (33, 100), (512, 768)])
