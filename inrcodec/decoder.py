@@ -78,8 +78,9 @@ def parse(data: bytes, init: str | None = None) -> ParsedStream:
         raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
                              f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
     rep = rebuild(header, shared)
-    if len(records) != len(rep.symbol_counts()):
-        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {len(rep.symbol_counts())}")
+    expected = len(rep.symbol_counts())
+    if len(records) != expected:
+        raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {expected}")
     return ParsedStream(header, shared, rep, records, offset)
 
 

@@ -8,10 +8,10 @@ integers and back.
 """
 from __future__ import annotations
 
-import itertools
+import math
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,15 +48,19 @@ def pack_settings(representation: int, s: TileSettings) -> bytes:
 
 
 def unpack_settings(representation: int, data: bytes) -> TileSettings:
-    st = _SETTINGS.get(representation)
-    if st is None:
-        raise BitstreamError(f"unknown representation {representation} in .inr header")
+    st = _SETTINGS[representation]  # the registry only sends the ids of this module
     if len(data) != st.size:
         raise BitstreamError("malformed representation settings in .inr header")
     s = TileSettings(*st.unpack(data))
     if representation == INTEGRAL and s.width == 0:
         raise BitstreamError("malformed representation settings in .inr header (zero width)")
     return s
+
+
+def serves_width(init: SharedInit, width: int) -> bool:
+    """Whether the init's networks can have `width` channels: its own, or any in an integral init's range."""
+    low, high = init.widths
+    return width == init.spec.hidden or low <= width <= high
 
 
 def default_level(init: SharedInit) -> int:
@@ -77,12 +81,11 @@ def choose_network(init: SharedInit, rate: float, network_width: int | None, lev
     lvl = lvl if level is None else level
     if not 0 <= lvl < len(init.levels):
         raise UsageError(f"level must be 0..{len(init.levels) - 1}")
-    if width != init.spec.hidden:
+    if not serves_width(init, width):
         low, high = init.widths
-        if not low <= width <= high:
-            raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
-                             f"init {init.name} has a fixed width of {high} channels (the integral init "
-                             f"{DEFAULT_INIT} has any width)")
+        raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
+                         f"init {init.name} has a fixed width of {high} channels (the integral init "
+                         f"{DEFAULT_INIT} has any width)")
     return width, lvl
 
 
@@ -120,9 +123,9 @@ class Tiles:
         if integral != init.integral:
             raise BitstreamError(f"representation {header.representation} does not match init {init.name}")
         if integral:
-            low, high = init.widths
-            if settings.width != init.spec.hidden and not low <= settings.width <= high:
-                raise BitstreamError(f"stream uses {settings.width} channels, init {init.name} serves {low}..{high}")
+            if not serves_width(init, settings.width):
+                raise BitstreamError(f"stream uses {settings.width} channels, init {init.name} serves "
+                                     f"{init.widths[0]}..{init.widths[1]}")
             if settings.preview_min > settings.width:
                 raise BitstreamError(f"stream was fitted for previews of {settings.preview_min} channels, "
                                      f"more than its {settings.width}")
@@ -145,8 +148,8 @@ class Tiles:
         """Multiply-accumulates per output pixel of a decode (native size by default): every point of
         every overlapping tile through its dense network (pruned weights still multiply), plus the blend."""
         out_h, out_w = out_h or self.grid.height, out_w or self.grid.width
-        dims = [self.net.spec.in_features] + [self.channels] * self.net.spec.depth + [self.net.spec.out_features]
-        per_point = sum(a * b for a, b in itertools.pairwise(dims)) + self.net.spec.out_features
+        spec = replace(self.net.spec, hidden=self.channels)
+        per_point = sum(math.prod(shape) for shape in spec.shapes()[0::2]) + spec.out_features
         return self.grid.evaluations(out_h, out_w) * per_point / (out_h * out_w)
 
     def settings_bytes(self) -> bytes:

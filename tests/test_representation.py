@@ -12,22 +12,16 @@ from inrcodec.bitstream import StreamHeader, write_stream
 from inrcodec.entropy import CodedTensor, make_coded
 from inrcodec.errors import BitstreamError, UsageError
 from inrcodec.sharedinit import DEFAULT_INIT, SPARSE_INIT, SharedInit, load_init
-from inrcodec.tiles import Tiles
+from inrcodec.tiles import Tiles, TileSettings
 
-
-@dataclass(frozen=True)
-class FlatSettings:
-    level: int = 0
-    steps: int = 0
-    preset: int = 0
-    preview_min: int = 0
+NO_SETTINGS = TileSettings(level=0, steps=0, preset=0)  # only what `info` reads
 
 
 @dataclass(frozen=True)
 class Flat:
     """A toy fourth representation: the image's mean colour, one integer per channel."""
 
-    settings: FlatSettings = FlatSettings()
+    settings: TileSettings = NO_SETTINGS
     id: int = 9
     channels: int = 3  # one number per colour
     previews: bool = False

@@ -277,11 +277,11 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     if ckpt is not None:  # every rank is here: the gather and the barrier are collective
                         rngs = gather_objects(rng.bit_generator.state)
                         if rank == 0:
-                            _save(ckpt, {"settings": settings, "round": rnd, "step": step, "values": values,
-                                         "log_lrs": log_lrs, "masks": masks, "opt": opt.state_dict(),
+                            cpu = lambda ts: [t.detach().cpu() for t in ts]  # noqa: E731
+                            _save(ckpt, {"settings": settings, "round": rnd, "step": step, "values": cpu(values),
+                                         "log_lrs": cpu(log_lrs), "masks": cpu(masks), "opt": opt.state_dict(),
                                          "sched": sched.state_dict(), "rngs": rngs, "gen": gen.get_state(),
-                                         "levels": levels, "history": history,
-                                         "best": (*best[:2], [t.cpu() for t in best[2]]),
+                                         "levels": levels, "history": history, "best": (*best[:2], cpu(best[2])),
                                          "seconds": time.time() - t0})
                         barrier()  # no rank runs ahead of a checkpoint that might not be written
         with torch.no_grad():
@@ -303,8 +303,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
 def _save(path: Path, state: dict) -> None:
     """Write a checkpoint whole or not at all: a run stopped mid-write keeps the previous one."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({k: ([t.detach().cpu() for t in v] if k in ("values", "log_lrs", "masks") else v)
-                for k, v in state.items()}, tmp)
+    torch.save(state, tmp)
     os.replace(tmp, path)
 
 
