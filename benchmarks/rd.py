@@ -48,17 +48,21 @@ from benchmarks.common import (
 from benchmarks.report import FIELDS, point_key, read_rows, write_report
 from inrcodec import tilesiren
 from inrcodec.encoder import pick_device
-from inrcodec.tiles import choose_network, table_choice
 from inrcodec.images import load_image
 from inrcodec.metrics import ms_ssim, psnr
+from inrcodec.representations.latents.init import LATENT_INIT
 from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init
+from inrcodec.tiles import choose_network, table_choice
 
 POLICY_FILE = RESULTS / "network-val.json"
 
 
-def variants(presets: list[str], policies: list[str], policy_file: Path) -> dict[str, dict]:
-    """Label -> how inrcodec runs: preset, init, and (policies) a rate -> (width, level) table."""
+def variants(presets: list[str], policies: list[str], policy_file: Path,
+             latent_presets: list[str] = ()) -> dict[str, dict]:
+    """Label -> how inrcodec runs: preset, init, and (policies) a rate -> (width, level) table; the
+    latent presets (`latents-PRESET`) code representation 3 with the shipped latent init."""
     out = {p: {"preset": p, "init": DEFAULT_INIT, "table": None} for p in presets}
+    out.update({f"latents-{p}": {"preset": p, "init": LATENT_INIT, "table": None} for p in latent_presets})
     if policies:
         tables = json.loads(policy_file.read_text())["policies"]
         out.update({p: {"preset": "default", "init": INTEGRAL_INIT, "table": tables[p]} for p in policies})
@@ -77,13 +81,14 @@ def shard_of(files: list[Path], spec: str) -> list[Path]:
     return files[i - 1::n]
 
 
-def cli_seconds(image: Path, rate: float, preset: str, width: int, level: int, device: str) -> tuple[float, float]:
-    """Wall time of `inrcodec encode` of this point and of `inrcodec decode` of its stream, each a fresh process."""
+def cli_seconds(image: Path, rate: float, preset: str, network: list[str], device: str) -> tuple[float, float]:
+    """Wall time of `inrcodec encode` of this point (with the `network` options) and of `inrcodec decode`
+    of its stream, each a fresh process."""
     cli = cli_command()
     with tempfile.TemporaryDirectory() as tmp:
         stream, out = Path(tmp) / "point.inr", Path(tmp) / "point.png"
         enc = wall_seconds([*cli, "encode", str(image), str(stream), "--bpp", f"{rate:g}", "--preset", preset,
-                            "--network-width", str(width), "--level", str(level), "--device", device, "--quiet"])
+                            *network, "--device", device, "--quiet"])
         dec = wall_seconds([*cli, "decode", str(stream), str(out), "--quiet"])
     return enc, dec
 
@@ -125,6 +130,8 @@ def main() -> None:
     ap.add_argument("--name", help="dataset name for the result files (default: the folder's name)")
     ap.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.25, 0.5, 0.75, 1.0, 1.5])
     ap.add_argument("--presets", nargs="*", default=["fast", "default", "slow"], choices=list(inrcodec.PRESETS))
+    ap.add_argument("--latent-presets", nargs="*", default=[], choices=list(inrcodec.PRESETS),
+                    help="representation 3 (the shipped latent init) at these presets, as latents-PRESET")
     ap.add_argument("--policies", nargs="*", default=[], choices=["ladder", "width", "both"],
                     help="integral-init rate-control policies from --policy-file, at the default preset")
     ap.add_argument("--policy-file", type=Path, default=POLICY_FILE)
@@ -153,7 +160,7 @@ def main() -> None:
     name = a.name or a.data.name
     stem = f"{name}.shard-{a.shard.replace('/', '-of-')}" if a.shard else name
     a.out.mkdir(parents=True, exist_ok=True)
-    runs = variants(a.presets, a.policies, a.policy_file)
+    runs = variants(a.presets, a.policies, a.policy_file, a.latent_presets)
     results = Results(a.out / f"{stem}.csv")
     jobs = [(f, "inrcodec", v, results.missing(f.stem, "inrcodec", v, a.rates)) for f in files for v in runs]
     jobs += [(f, c, "", results.missing(f.stem, c, "", CLASSICS[c].settings)) for f in files for c in a.classic]
@@ -189,28 +196,33 @@ def main() -> None:
                 fits = fits_by_image.setdefault(path, {})
                 run = runs[preset]
                 for rate in settings:
-                    weight = inrcodec.rate_weight(bpp=rate)
-                    width, level = (table_choice(run["table"], rate) if run["table"] else  # explicit, so that
-                                    choose_network(load_init(run["init"]), rate, None, None))  # equal fits are shared
-                    key = (run["preset"], run["init"], weight, width, level)
+                    if run["init"] == LATENT_INIT:  # its fit aims at the rate itself: one fit per point
+                        key, network, options, cli_options = (run["preset"], run["init"], rate), "latents", {}, \
+                            ["--init", LATENT_INIT]
+                    else:
+                        width, level = (table_choice(run["table"], rate) if run["table"] else  # explicit, so that
+                                        choose_network(load_init(run["init"]), rate, None, None))  # fits are shared
+                        key = (run["preset"], run["init"], inrcodec.rate_weight(bpp=rate), width, level)
+                        network, options = f"{width}/L{level}", {"network_width": width, "level": level}
+                        cli_options = ["--network-width", str(width), "--level", str(level)]
                     try:
                         if key not in fits:  # targets sharing a weight share a fit, as in `inrcodec encode`
                             fits[key] = inrcodec.analyse(px, bpp=rate, preset=run["preset"], device=device,
-                                                         init=run["init"], network_width=width, level=level)
+                                                         init=run["init"], **options)
                         fit = fits[key]
                         t0 = time.perf_counter()
                         data = fit.compress(bpp=rate)
                     except inrcodec.UsageError as e:  # an unreachable target is a result, not a crash
                         results.add({"image": path.stem, "codec": codec_name, "preset": preset, "setting": rate,
-                                     "device": device, "network": f"{width}/L{level}", "note": str(e)})
+                                     "device": device, "network": network, "note": str(e)})
                         continue
                     t1 = time.perf_counter()
                     out = inrcodec.decode(data)
                     dec = time.perf_counter() - t1
-                    cli = (cli_seconds(path, rate, run["preset"], width, level, device)
-                           if path in timed_cli and run["init"] == DEFAULT_INIT else (np.nan, np.nan))
+                    cli = (cli_seconds(path, rate, run["preset"], cli_options, device)
+                           if path in timed_cli and run["init"] in (DEFAULT_INIT, LATENT_INIT) else (np.nan, np.nan))
                     record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0, dec, device,
-                           f"{width}/L{level}", cli)
+                           network, cli)
             else:
                 for setting in settings:
                     data, out, enc, dec = run_classic(codec_name, px, setting)

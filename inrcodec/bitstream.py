@@ -1,9 +1,10 @@
 """The .inr container: every byte of the format is written and read here (spec: bitstreams/FORMAT.md).
 
-The container knows images, inits and coded tensors, not networks: a representation
-hands it a StreamHeader and a list of CodedTensor and gets them back, so a new
+The container knows images, inits and the framing of coded tensors, not networks: a
+representation hands it a StreamHeader, its tensors' records and its payload words and gets
+them back (the representation decodes its own symbols from the words), so a new
 representation means a new `representation` id, not a new container. A representation's
-settings are opaque bytes here; each packs its own (tiles.py).
+settings are opaque bytes here; each packs its own.
 """
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from typing import IO, Union
 
 import numpy as np
 
-from .entropy import CodedTensor, decode_tensors, encode_tensors
+from .entropy import CodedTensor, encode_tensors
 from .errors import BitstreamError, UsageError
 
 MAGIC = b"\x89INR"
-FIRST_VERSION = {1: 1, 2: 2}  # representation -> the version that introduced it (and that its streams carry)
+FIRST_VERSION = {1: 1, 2: 2, 3: 3}  # representation -> the version that introduced it (and that its streams carry)
 SUPPORTED_VERSIONS = tuple(sorted(set(FIRST_VERSION.values())))
 FORMAT_VERSION = max(SUPPORTED_VERSIONS)  # the newest version this inrcodec writes
 _FIXED = struct.Struct(">4sBBHHB")  # magic, version, representation, height, width, init-name length
@@ -86,7 +87,9 @@ class StreamHeader:
     settings: bytes  # representation-specific, opaque to the container
 
 
-def write_stream(header: StreamHeader, tensors: list[CodedTensor]) -> bytes:
+def write_stream(header: StreamHeader, tensors: list[CodedTensor], words: np.ndarray | None = None) -> bytes:
+    """The stream of a header and its coded tensors; `words` is the payload as the representation
+    codes it (its `encode_words`), by default every tensor under its own Laplace (representations 1, 2)."""
     name = header.init_name.encode("ascii")
     if not (0 < header.height < 65536 and 0 < header.width < 65536):
         raise ValueError("image sides must be 1..65535 pixels")
@@ -97,7 +100,7 @@ def write_stream(header: StreamHeader, tensors: list[CodedTensor]) -> bytes:
     out += bytes([len(tensors)])
     for t in tensors:
         out += _TENSOR.pack(t.step_index, t.scale_index, t.radius)
-    words = encode_tensors(tensors)
+    words = encode_tensors(tensors) if words is None else words
     out += struct.pack(">I", len(words)) + words.astype("<u4").tobytes()
     out += _CRC.pack(zlib.crc32(out))
     return bytes(out)
@@ -157,9 +160,7 @@ def read_header(data: bytes) -> tuple[StreamHeader, list[tuple[int, int, int]], 
     return StreamHeader(rep, h, w, name, checksum, settings), records, payload
 
 
-def read_payload(data: bytes, records: list[tuple[int, int, int]], offset: int, counts: list[int]) -> list[CodedTensor]:
-    """Decode the payload found by read_header, given how many symbols each tensor holds (from the init)."""
+def payload_words(data: bytes, offset: int) -> np.ndarray:
+    """The payload's range-coder words, at the offset read_header found (their count is checked there)."""
     (n_words,) = struct.unpack_from(">I", data, offset)
-    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=offset + 4).astype(np.uint32)
-    layout = [(c, s, j, rad) for c, (s, j, rad) in zip(counts, records, strict=True)]
-    return decode_tensors(words, layout)
+    return np.frombuffer(data, dtype="<u4", count=n_words, offset=offset + 4).astype(np.uint32)

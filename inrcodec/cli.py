@@ -21,7 +21,8 @@ from .errors import ImageWarning, InrCodecError, UsageError
 from .images import check_output, encode_image_file, image_format, load_image, write_output
 
 REPRESENTATIONS = {1: "overlapping tiles of sparse SIRENs, fixed width",
-                   2: "overlapping tiles of sparse integral SIRENs, coded on width nodes"}
+                   2: "overlapping tiles of sparse integral SIRENs, coded on width nodes",
+                   3: "latent grids read by a sparse synthesis, coded under a context model"}
 # how torch words an allocation failure (CPU, CUDA, MPS); other RuntimeErrors are bugs
 OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate memory|not enough memory", re.IGNORECASE)
 STDIO = Path("-")  # stdin as SRC, stdout as DST
@@ -194,7 +195,9 @@ def _code(kind: Kind, inputs: tuple[Path, ...], options: dict[str, Any], quiet: 
 @click.option("--quality", type=click.FloatRange(0, 100),
               help="0..100 instead of --bpp; +10 halves the quantization step (default 50).")
 @click.option("--preset", type=click.Choice(list(presets.PRESETS)), default="default", show_default=True,
-              help="Fitting effort: " + ", ".join(f"{k} = {v} steps" for k, v in presets.PRESETS.items()) + ".")
+              help="Fitting effort: " + ", ".join(f"{k} = {v}" for k, v in presets.PRESETS.items())
+              + " steps (tiles); " + ", ".join(f"{k} = {v}" for k, v in presets.LATENT_PRESETS.items())
+              + " (latents).")
 @click.option("--steps", type=click.IntRange(0, 65535), help="Fitting steps, overriding the preset.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N] for fitting.")
 @click.option("--scalable", is_flag=True,
@@ -202,6 +205,9 @@ def _code(kind: Kind, inputs: tuple[Path, ...], options: dict[str, Any], quiet: 
 @click.option("--network-width", type=click.IntRange(1, 255),
               help="Hidden channels of the tile networks (integral init only; default: chosen by the rate).")
 @click.option("--level", type=click.IntRange(0, 255), help="Density level of the init (default: chosen by the rate).")
+@click.option("--init", metavar="NAME|PATH.npz",
+              help="The init to code with: its representation is the stream's (shipped: integral-siren-t32-v1, "
+                   "the default, sparse-siren-t32-v1, latents-v1).")
 @_files_options
 def encode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: bool, scheduler: str | None,
            quiet: bool, **options: Any) -> None:
@@ -214,16 +220,20 @@ def encode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: boo
 def _encode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> None:
     pixels = load_image(_stdin() if src == STDIO else src, presets.MAX_ENCODE_PIXELS)
     t0 = time.perf_counter()
-    steps = presets.PRESETS[options["preset"]] if options["steps"] is None else options["steps"]
     from . import encoder  # torch: only an encode pays for it
+    from .metrics import psnr
 
-    with _LazyBar(steps, "fitting", quiet) as bar:
+    with _LazyBar(encoder.planned_steps(options["preset"], options["steps"], options["init"]), "fitting",
+                  quiet) as bar:
         data = encoder.encode(pixels, **options, progress=bar.update)
+    seconds = time.perf_counter() - t0
     _write(dst, data)
-    if not quiet:
+    if not quiet:  # what was coded, decoded as any decoder will: the quality the user gets
         h, w, _ = pixels.shape
-        click.echo(f"{_name(dst)}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp, {w}x{h}, "
-                   f"{time.perf_counter() - t0:.1f} s", err=True)
+        init = options["init"] if str(options["init"]).endswith(".npz") else None
+        coded = psnr(decoder.decode(data, init=init), pixels)
+        click.echo(f"{_name(dst)}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp, {coded:.2f} dB PSNR, "
+                   f"{w}x{h}, {seconds:.1f} s", err=True)
 
 
 @main.command(cls=_Command, epilog=EXIT_CODES)
@@ -232,7 +242,8 @@ def _encode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> N
 @click.option("--height", type=int, help="Output height (alone: aspect kept).")
 @click.option("--scale", type=float, help="Output size as a multiple of the native size.")
 @click.option("--width-fraction", type=float,
-              help="Evaluate the tile networks at this fraction (0..1] of their channels: faster, softer.")
+              help="Evaluate the tile networks at this fraction (0..1] of their channels (representation 3: "
+                   "decode that fraction of the latent grids, the coarsest): faster, softer.")
 @click.option("--preview", is_flag=True, help=f"Fast preview: --width-fraction {presets.PREVIEW_DEFAULT}.")
 @_files_options
 @click.option("--ext", help="Batch: output format of every file, by extension (default .png).")
@@ -259,9 +270,11 @@ def _decode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> N
         seconds = time.perf_counter() - t0
         preview = ""
         if options["width_fraction"] != 1:  # at 1 every channel is used: no need to parse the header again
-            coded = decoder.info(data).network_width
+            stream = decoder.info(data)
+            coded = stream.network_width
             used = decoder.preview_width(coded, options["width_fraction"])
-            preview = f", preview at {used} of {coded} channels" if used != coded else ""
+            unit = "latent grids" if stream.representation == 3 else "channels"
+            preview = f", preview at {used} of {coded} {unit}" if used != coded else ""
         click.echo(f"{_name(dst)}: {pixels.shape[1]}x{pixels.shape[0]}, {seconds:.2f} s{preview}", err=True)
 
 
@@ -280,9 +293,11 @@ def info(src: Path, as_json: bool) -> None:
                f"format version: {i.version}\n"
                f"representation: {i.representation} ({REPRESENTATIONS[i.representation]})\n"
                f"init:           {i.init_name} (sha256 {i.init_checksum}...)\n"
-               f"networks:       {i.network_width} channels, level {i.level}; "
-               + (f"previews: any width, fitted for {i.preview_min}..{i.network_width}\n" if i.preview_min else
-                  "previews: any width, not fitted for them\n" if i.representation == 2 else "no previews\n")
+               + (f"networks:       {i.network_width} latent grids; previews: the coarsest grids\n"
+                  if i.representation == 3 else
+                  f"networks:       {i.network_width} channels, level {i.level}; "
+                  + (f"previews: any width, fitted for {i.preview_min}..{i.network_width}\n" if i.preview_min else
+                     "previews: any width, not fitted for them\n" if i.representation == 2 else "no previews\n"))
                + f"settings:       {i.steps} fitting steps, preset {i.preset}, {i.tensors} coded tensors\n"
                f"decode cost:    {i.macs_per_pixel} multiply-accumulates per pixel at the native size")
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .bitstream import StreamHeader, StreamSource, read_header, read_payload, stream_bytes
+from .bitstream import StreamHeader, StreamSource, payload_words, read_header, stream_bytes
 from .entropy import CodedTensor
 from .errors import BitstreamError, UsageError
 from .presets import MAX_ENCODE_PIXELS, MAX_OUTPUT_PIXELS, PRESET_CODES
-from .representation import Representation, rebuild
-from .sharedinit import SharedInit, load_init, open_init
+from .representation import Representation, kind
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class ParsedStream:
     """A validated header and what it implies, before any payload is decoded."""
 
     header: StreamHeader
-    init: SharedInit
+    init: Any  # the representation's init (sharedinit.SharedInit, latents' LatentInit)
     rep: Representation
     records: list
     offset: int
@@ -69,26 +69,28 @@ def parse(data: bytes, init: str | None = None) -> ParsedStream:
     if h * w > MAX_ENCODE_PIXELS:  # before any allocation: the encoder never makes more
         raise BitstreamError(f"stream claims a {w}x{h} image, larger than inrcodec makes "
                              f"(limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels)")
+    k = kind(header.representation)
     try:  # a name in a stream only ever selects a shipped init; paths come from the caller alone
-        shared = load_init(header.init_name) if init is None else open_init(init)
+        shared = k.load(header.init_name) if init is None else k.open(init)
     except (FileNotFoundError, ValueError):
         raise BitstreamError(f"stream was made with init {header.init_name!r}, which this inrcodec "
                              "does not ship") from None
     if shared.name != header.init_name or shared.checksum != header.init_checksum:
         raise BitstreamError(f"stream was made with a different build of init {header.init_name!r} "
                              f"(checksum {header.init_checksum.hex()} != {shared.checksum.hex()})")
-    rep = rebuild(header, shared)
+    rep = k.rebuild(header, shared)
     expected = len(rep.symbol_counts())
     if len(records) != expected:
         raise BitstreamError(f"the stream holds {len(records)} tensors, its init expects {expected}")
     return ParsedStream(header, shared, rep, records, offset)
 
 
-def decode_tensors(data: bytes, init: str | None = None,
-                   parsed: ParsedStream | None = None) -> tuple[ParsedStream, list[CodedTensor]]:
-    """Everything in a stream before any float is computed: the parsed header and the coded tensors."""
+def decode_tensors(data: bytes, init: str | None = None, parsed: ParsedStream | None = None,
+                   channels: int | None = None) -> tuple[ParsedStream, list[CodedTensor]]:
+    """Everything in a stream before any float is computed: the parsed header and the coded tensors
+    (of a preview at `channels`, where the representation needs fewer)."""
     p = parsed or parse(data, init)
-    return p, read_payload(data, p.records, p.offset, p.rep.symbol_counts())
+    return p, p.rep.decode_words(payload_words(data, p.offset), p.records, channels)
 
 
 def symbols_sha256(data: bytes) -> str:
@@ -164,7 +166,7 @@ def decode(data: StreamSource, resolution: int | None = None, *, width: int | No
         raise UsageError(f"this stream was coded at a fixed width (representation {p.header.representation}), "
                          "so it has no previews"
                          + (": re-encode it with inrcodec 0.3 or later" if p.header.representation == 1 else ""))
-    _, tensors = decode_tensors(data, parsed=p)
+    _, tensors = decode_tensors(data, parsed=p, channels=None if channels == p.rep.channels else channels)
     out = p.rep.render(tensors, oh, ow, channels)
     if not np.isfinite(out).all():  # never a silent black image: NaN would clamp to 0
         raise BitstreamError("stream decodes to non-finite values")

@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -21,11 +20,10 @@ from .entropy import make_coded
 from .errors import UsageError
 from .images import ImageSource, image_pixels
 from .presets import MAX_ENCODE_PIXELS, PRESETS
-from .representation import Representation
-from .sharedinit import DEFAULT_INIT, open_init
-from .tiles import Tiles
+from .representation import Representation, open_any_init, plan, preset_steps
+from .sharedinit import DEFAULT_INIT
+from .tiles import tile_rate_weight
 
-FIT_LR = 2e-3
 MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
 BPP_TOLERANCE = 0.10
 DEFAULT_ROUNDING = 0.5  # plain rounding
@@ -33,27 +31,15 @@ MIN_ROUNDING = 0.05
 
 
 def rate_weight(bpp: float | None = None, quality: float | None = None) -> float:
-    """Weight of the fit's rate proxy for a target, rounded to a power of two.
-
-    1/bpp, measured best on 3 val images at 0.1 / 0.25 / 0.5 / 1.0 bpp (docs/design.md);
-    a quality maps to it as if quality 50 were 1 bpp and +10 doubled the rate (a rough
-    calibration: on val, quality 30 / 50 / 70 give 0.02 / 0.24 / 1.3 bpp). The
-    rounding makes nearby targets share one fit, which the benchmark relies on.
-    """
-    return 2.0 ** -math.floor(math.log2(nominal_bpp(bpp, quality)) + 0.5)
+    """The tile representations' rate weight for a target (tiles.tile_rate_weight of its nominal rate)."""
+    return tile_rate_weight(nominal_bpp(bpp, quality))
 
 
 def nominal_bpp(bpp: float | None = None, quality: float | None = None) -> float:
-    """The rate a target stands for: bpp itself, or a quality read as 1 bpp at 50, doubling every +10."""
+    """The rate a target stands for: bpp itself, or a quality read as 1 bpp at 50, doubling every +10
+    (a rough calibration: on val, quality 30 / 50 / 70 give 0.02 / 0.24 / 1.3 bpp with the tiles)."""
     _check_target(bpp, quality)
     return bpp if bpp is not None else 2.0 ** (((50 if quality is None else quality) - 50) / 10)
-
-
-def quality_to_index(quality: float) -> int:
-    """Quality 0..100 -> global step index: +10 quality halves every quantization step."""
-    if not 0 <= quality <= 100:
-        raise UsageError("quality must be between 0 and 100")
-    return int(round(1.6 * quality)) + 272  # quality 50 is about 0.24 bpp on val images
 
 
 def pick_device(device: str) -> str:
@@ -77,14 +63,15 @@ class Analysis:
     seconds: float  # time spent fitting
 
     def stream(self, index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
-        return write_stream(self.header, self.rep.code(self.fitted, index, rounding))
+        tensors = self.rep.code(self.fitted, index, rounding)
+        return write_stream(self.header, tensors, self.rep.encode_words(tensors))
 
     def compress(self, bpp: float | None = None, quality: float | None = None) -> bytes:
         """.inr bytes at a target rate (bits per pixel of the whole file, within 10%) or a quality 0..100."""
         _check_target(bpp, quality)
         h, w = self.header.height, self.header.width
         if bpp is None:
-            return self.stream(quality_to_index(50 if quality is None else quality))
+            return self.stream(self.rep.quality_index(50 if quality is None else quality))
         return _search_rate(self.stream, bpp * h * w / 8, h * w)
 
 
@@ -93,11 +80,23 @@ def _check_target(bpp: float | None, quality: float | None) -> None:
         raise UsageError("give either bpp or quality, not both")
     if bpp is not None and not (0 < bpp <= 64):
         raise UsageError("bpp must be a positive number of bits per pixel (at most 64)")
+    if quality is not None and not 0 <= quality <= 100:
+        raise UsageError("quality must be between 0 and 100")
+
+
+def planned_steps(preset: str = "default", steps: int | None = None, init: str | None = None) -> int:
+    """The fitting steps an encode takes: `steps`, else the preset's for the init's representation."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
+    n_steps = preset_steps(open_any_init(init or DEFAULT_INIT))[preset] if steps is None else int(steps)
+    if not 0 <= n_steps <= 65535:
+        raise UsageError("steps must be between 0 and 65535")
+    return n_steps
 
 
 def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
             steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
-            network_width: int | None = None, scalable: bool = False, lr: float = FIT_LR,
+            network_width: int | None = None, scalable: bool = False, lr: float | None = None,
             weight: float | None = None, progress: Callable[[int], None] | None = None) -> Analysis:
     """Fit an image (path, binary file, PIL image or (H, W, 3) uint8 array) for coding at a target;
     see Analysis.compress.
@@ -108,33 +107,31 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
     them). `scalable` fits for fast reduced-width previews (`decode(width_fraction=...)`) at
     some cost in quality; it needs an integral init (the default). The
     result codes at any rate, best near the target. A bpp target is checked against the
-    header-only rate before any fitting; `lr` is Adam's step size after the meta-learned steps.
+    header-only rate before any fitting; `lr` overrides the representation's step size. `init`
+names a shipped init or an .npz: its representation is the stream's (tiles, or latents).
     """
     alloc.tune_allocator()  # the fit allocates tens of MB per step: keep them on the heap
     _check_target(bpp, quality)
-    if preset not in PRESETS:
-        raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
-    n_steps = PRESETS[preset] if steps is None else int(steps)
-    if not 0 <= n_steps <= 65535:
-        raise UsageError("steps must be between 0 and 65535")
+    shared = open_any_init(init or DEFAULT_INIT)
+    n_steps = planned_steps(preset, steps, init)
     pixels = image_pixels(image, MAX_ENCODE_PIXELS)  # a file too large is refused from its header
     h, w, _ = pixels.shape
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
-    shared = open_init(init or DEFAULT_INIT).to("cpu")  # torch tensors: at_width is fitted math
-    rep = Tiles.plan(shared, h, w, nominal_bpp(bpp, quality), steps=n_steps, preset=preset if steps is None else "custom",
-                     network_width=network_width, level=level, scalable=scalable)
+    rate = nominal_bpp(bpp, quality)
+    rep = plan(shared, h, w, rate, steps=n_steps, preset=preset if steps is None else "custom",
+               network_width=network_width, level=level, scalable=scalable)
     header = StreamHeader(rep.id, h, w, shared.name, shared.checksum, rep.settings_bytes())
     if bpp is not None:  # the header alone is a floor on the rate: say so before spending time
         empty = [make_coded(np.zeros(n, np.int32), 0) for n in rep.symbol_counts()]
-        floor = 8 * len(write_stream(header, empty)) / (h * w)
+        floor = 8 * len(write_stream(header, empty, rep.encode_words(empty))) / (h * w)
         if floor > (1 + BPP_TOLERANCE) * bpp:
             raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
     device = pick_device(device)
     t0 = time.perf_counter()
-    lam = rate_weight(bpp, quality) if weight is None else weight
-    fitted = rep.fit(pixels, n_steps, lr, lam, device, progress)
+    lam = rep.rate_weight(rate) if weight is None else weight
+    fitted = rep.fit(pixels, n_steps, lr, lam, device, progress, target_bpp=bpp)
     return Analysis(header, rep, fitted, time.perf_counter() - t0)
 
 

@@ -67,30 +67,29 @@ def _model(radius: int):
     return constriction.stream.model.QuantizedLaplace(-radius, radius)
 
 
-def encode_tensors(tensors: list[CodedTensor]) -> np.ndarray:
-    """Range-code all tensors into one stream of uint32 words; all-zero tensors cost nothing."""
-    enc = constriction.stream.queue.RangeEncoder()
+def encode_into(encoder, tensors: list[CodedTensor]) -> None:
+    """Range-code the tensors into `encoder` (a constriction RangeEncoder); all-zero tensors cost nothing."""
     for t in tensors:
         if t.radius:
             n = t.symbols.size
-            enc.encode(t.symbols, _model(t.radius), np.zeros(n), np.full(n, laplace_scale(t.scale_index)))
+            encoder.encode(t.symbols, _model(t.radius), np.zeros(n), np.full(n, laplace_scale(t.scale_index)))
+
+
+def encode_tensors(tensors: list[CodedTensor]) -> np.ndarray:
+    """All tensors as one stream of uint32 words (representations 1 and 2: the whole payload)."""
+    enc = constriction.stream.queue.RangeEncoder()
+    encode_into(enc, tensors)
     return enc.get_compressed()
 
 
-def decode_tensors(words: np.ndarray, layout: list[tuple[int, int, int, int]]) -> list[CodedTensor]:
-    """Inverse of encode_tensors; layout gives (count, step_index, scale_index, radius) per tensor.
-
-    A range decoder yields symbols from any words, so the stream must also be exactly what
-    the encoder writes: each coded tensor reaches its radius, and re-encoding the symbols
-    gives back every payload word (no trailing, missing or altered words).
-    """
-    words = np.ascontiguousarray(words, dtype=np.uint32)
-    dec = constriction.stream.queue.RangeDecoder(words)
+def decode_from(decoder, layout: list[tuple[int, int, int, int]]) -> list[CodedTensor]:
+    """Inverse of encode_into from `decoder` (a constriction RangeDecoder); layout gives (count,
+    step_index, scale_index, radius) per tensor. Each coded tensor must reach its radius."""
     out = []
     for count, step_index, scale_index, radius in layout:
         if radius:
             try:
-                sym = dec.decode(_model(radius), np.zeros(count), np.full(count, laplace_scale(scale_index)))
+                sym = decoder.decode(_model(radius), np.zeros(count), np.full(count, laplace_scale(scale_index)))
             except Exception as e:  # constriction: AssertionError on data invalid for the model
                 raise BitstreamError("corrupted .inr payload (the entropy decoder failed)") from e
             sym = np.asarray(sym, np.int32)
@@ -99,6 +98,20 @@ def decode_tensors(words: np.ndarray, layout: list[tuple[int, int, int, int]]) -
         else:
             sym = np.zeros(count, np.int32)
         out.append(CodedTensor(sym, step_index, scale_index, radius))
-    if not np.array_equal(encode_tensors(out), words):
+    return out
+
+
+def check_exact(reencoded: np.ndarray, words: np.ndarray) -> None:
+    """A range decoder yields symbols from any words, so a stream must also be exactly what the
+    encoder writes: re-encoding the decoded symbols gives back every payload word (no trailing,
+    missing or altered words)."""
+    if not np.array_equal(reencoded, words):
         raise BitstreamError("corrupted .inr payload (its words are not exactly those of the decoded symbols)")
+
+
+def decode_tensors(words: np.ndarray, layout: list[tuple[int, int, int, int]]) -> list[CodedTensor]:
+    """Inverse of encode_tensors (see decode_from and check_exact)."""
+    words = np.ascontiguousarray(words, dtype=np.uint32)
+    out = decode_from(constriction.stream.queue.RangeDecoder(words), layout)
+    check_exact(encode_tensors(out), words)
     return out

@@ -34,16 +34,29 @@ def uniform(n: int, xp: ModuleType = np) -> Array:
 def cubic_matrix(nodes: int, points: Array) -> Array:
     """(len(points), nodes) weights of cubic convolution through `nodes` equally spaced values on [-1, 1]."""
     xp = x.namespace(points)
-    u = (xp.clip(points, -1, 1) + 1) * (nodes - 1) / 2
+    return keys_matrix(nodes, (xp.clip(points, -1, 1) + 1) * (nodes - 1) / 2)
+
+
+def keys_matrix(nodes: int, u: Array) -> Array:
+    """(len(u), nodes) weights of Keys cubic convolution (a = -0.5) at positions u in node units,
+    border-replicated: row i interpolates the nodes at u[i] (exactly a node's value at an integer u).
+    The integral widths and the latent grids (representation 3) both sample through it."""
+    xp = x.namespace(u)
+    idx, k = keys_taps(nodes, u)
+    return x.scatter_add(xp.zeros((len(u), nodes), dtype=u.dtype), idx, k)
+
+
+def keys_taps(nodes: int, u: Array) -> tuple[Array, Array]:
+    """keys_matrix as its four nonzero taps per row: (len(u), 4) node indices and weights."""
+    xp = x.namespace(u)
     base = xp.floor(u)  # piecewise constant: no gradient flows through it
     t = (u - base)[:, None]
-    offsets = xp.arange(-1, 3, dtype=points.dtype)
+    offsets = xp.arange(-1, 3, dtype=u.dtype)
     d = xp.abs(t - offsets)  # distance to the 4 neighbouring nodes
     a = -0.5
     k = xp.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
                  xp.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, xp.zeros_like(d)))
-    idx = xp.clip(x.astype(base, xp.int64)[:, None] + x.astype(offsets, xp.int64), 0, nodes - 1)
-    return x.scatter_add(xp.zeros((len(points), nodes), dtype=points.dtype), idx, k)
+    return xp.clip(x.astype(base, xp.int64)[:, None] + x.astype(offsets, xp.int64), 0, nodes - 1), k
 
 
 def trapezoid(points: Array) -> Array:

@@ -6,12 +6,13 @@ networks from a header and its init, validated), make an object with the methods
 `fit` (gradient steps, torch), `code` (the fit to integers at a step index) and `render`
 (decoded integers to pixels on any grid, numpy). The container (bitstream.py) and the decoder
 know only this interface, and the encoder only it once it has planned with the representation
-it ships (tiles.py today). So a new representation is one new module, one line in
+it ships. So a new representation is one new folder (representations/), one line in
 `REPRESENTATIONS` and its first format version in bitstream.FIRST_VERSION.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,7 +20,10 @@ import numpy as np
 from .bitstream import StreamHeader
 from .entropy import CodedTensor
 from .errors import BitstreamError
-from .sharedinit import SharedInit
+from .presets import LATENT_PRESETS, PRESETS
+from .representations.latents.init import LatentInit, load_latent_init, open_latent_init
+from .representations.latents.stream import LATENTS, Latents
+from .sharedinit import SharedInit, load_init, open_init
 from .tiles import Tiles
 
 
@@ -37,11 +41,11 @@ class Representation(Protocol):
 
     @property
     def channels(self) -> int:
-        """Hidden channels of its networks (what a preview may evaluate fewer of)."""
+        """What a preview may evaluate fewer of: hidden channels (tiles) or latent grids (latents)."""
 
     @property
     def previews(self) -> bool:
-        """Whether `render` may evaluate fewer channels than were coded."""
+        """Whether a decode may use fewer `channels` than were coded."""
 
     def settings_bytes(self) -> bytes: ...
 
@@ -51,26 +55,76 @@ class Representation(Protocol):
     def symbol_counts(self) -> list[int]:
         """How many integers each coded tensor holds: fixed by the header and init, never by the payload."""
 
-    def fit(self, pixels: np.ndarray, steps: int, lr: float, rate_weight: float, device: str,
-            progress: Callable[[int], None] | None = None) -> Any:
-        """Gradient steps from the init to this image (torch, imported only here)."""
+    def rate_weight(self, bpp: float) -> float:
+        """The fit's rate weight (lambda) for a nominal rate in bits per pixel."""
+
+    def quality_index(self, quality: float) -> int:
+        """The global step index a quality target 0..100 codes at."""
+
+    def fit(self, pixels: np.ndarray, steps: int, lr: float | None, rate_weight: float, device: str,
+            progress: Callable[[int], None] | None = None, target_bpp: float | None = None) -> Any:
+        """Gradient steps from the init to this image (torch, imported only here); `lr` None is the
+        representation's own; `target_bpp` lets a fit aim its rate."""
 
     def code(self, fitted: Any, index: int, rounding: float) -> list[CodedTensor]:
         """The fit as integers at a global step index (the rate control's one knob)."""
+
+    def encode_words(self, tensors: list[CodedTensor]) -> np.ndarray:
+        """The payload: the tensors range-coded under the representation's entropy model."""
+
+    def decode_words(self, words: np.ndarray, records: list[tuple[int, int, int]],
+                     channels: int | None = None) -> list[CodedTensor]:
+        """The tensors from the payload and the header's records, refusing words the encoder would not
+        write; `channels` fewer than coded may decode only what a preview needs."""
 
     def render(self, tensors: list[CodedTensor], out_h: int, out_w: int, channels: int | None = None) -> np.ndarray:
         """(out_h * out_w, 3) float pixels from the decoded integers, on any grid; numpy only."""
 
 
-REPRESENTATIONS: dict[int, Callable[[StreamHeader, SharedInit], Representation]] = {
-    1: Tiles.rebuild,  # overlapping tiles of sparse SIRENs, fixed width
-    2: Tiles.rebuild,  # the same on integral nodes: any width, previews
+@dataclass(frozen=True)
+class Kind:
+    """What the header's representation id selects: how its inits load and how its networks rebuild."""
+
+    load: Callable[[str], Any]  # a shipped init by name (streams name theirs)
+    open: Callable[[str], Any]  # a shipped name or a research .npz path (the caller's choice)
+    rebuild: Callable[[StreamHeader, Any], Representation]
+
+
+TILES = Kind(load_init, open_init, Tiles.rebuild)
+REPRESENTATIONS: dict[int, Kind] = {
+    1: TILES,  # overlapping tiles of sparse SIRENs, fixed width
+    2: TILES,  # the same on integral nodes: any width, previews
+    LATENTS: Kind(load_latent_init, open_latent_init, Latents.rebuild),  # latent grids, a sparse synthesis, an ARM
 }
 
 
-def rebuild(header: StreamHeader, init: SharedInit) -> Representation:
+def kind(representation: int) -> Kind:
+    found = REPRESENTATIONS.get(representation)
+    if found is None:
+        raise BitstreamError(f"unknown representation {representation} in .inr header")
+    return found
+
+
+def open_any_init(name_or_path: str) -> SharedInit | LatentInit:
+    """The init an encoder was asked for, of whichever representation it belongs to (its file says)."""
+    try:
+        return open_init(name_or_path)
+    except ValueError:
+        return open_latent_init(name_or_path)
+
+
+def plan(init: SharedInit | LatentInit, height: int, width: int, rate: float, **options: Any) -> Representation:
+    """The encoder's representation for an image and a nominal rate: the one its init belongs to."""
+    if isinstance(init, LatentInit):
+        return Latents.plan(init, height, width, rate, **options)
+    return Tiles.plan(init.to("cpu"), height, width, rate, **options)  # torch tensors: at_width is fitted math
+
+
+def preset_steps(init: SharedInit | LatentInit) -> dict[str, int]:
+    """Fitting steps of each preset for the representation the init belongs to."""
+    return LATENT_PRESETS if isinstance(init, LatentInit) else PRESETS
+
+
+def rebuild(header: StreamHeader, init: Any) -> Representation:
     """The representation a header names, rebuilt on its init and checked against it."""
-    make = REPRESENTATIONS.get(header.representation)
-    if make is None:
-        raise BitstreamError(f"unknown representation {header.representation} in .inr header")
-    return make(header, init)
+    return kind(header.representation).rebuild(header, init)

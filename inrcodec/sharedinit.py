@@ -136,6 +136,8 @@ def save_init(path: Path, name: str, spec: SirenSpec, tile: int, overlap: int,
 def _parse(data: bytes) -> SharedInit:
     z = np.load(io.BytesIO(data))
     header = json.loads(bytes(z["header"]).decode())
+    if header.get("kind", "tiles") != "tiles":
+        raise ValueError(f"init {header.get('name')!r} is not a tile init")
     spec = SirenSpec(**header["spec"])
     levels = []
     for k in range(header["levels"]):
@@ -150,19 +152,29 @@ def _parse(data: bytes) -> SharedInit:
 INIT_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # what a shipped init may be called: never a path
 
 
-@lru_cache(maxsize=4)
-def load_init(name: str = DEFAULT_INIT) -> SharedInit:
-    """Load a shipped init by name (from inrcodec/weights).
+def shipped_bytes(name: str) -> bytes:
+    """The bytes of the shipped init `name` (inrcodec/weights/NAME.npz), of any representation.
 
-    Only names: a stream names its init, so a name must never reach the file system as a path
-    (see load_init_file for research inits). Invalid and unknown names fail alike.
+    Only names: a stream names its init, so a name must never reach the file system as a path.
+    Invalid and unknown names fail alike (FileNotFoundError).
     """
     res = resources.files("inrcodec") / "weights" / f"{name}.npz"  # looked at only when the name is valid
     if not INIT_NAME.fullmatch(name) or not res.is_file():
         raise FileNotFoundError(f"no shipped init named {name!r}")
-    init = _parse(res.read_bytes())
-    if init.name != name:
-        raise ValueError(f"init file {name}.npz declares the name {init.name!r}")
+    return res.read_bytes()
+
+
+def check_name(init_name: str, name: str) -> None:
+    """A shipped file must declare the name it is shipped under."""
+    if init_name != name:
+        raise ValueError(f"init file {name}.npz declares the name {init_name!r}")
+
+
+@lru_cache(maxsize=4)
+def load_init(name: str = DEFAULT_INIT) -> SharedInit:
+    """Load a shipped tile init by name (see shipped_bytes; load_init_file for research inits)."""
+    init = _parse(shipped_bytes(name))
+    check_name(init.name, name)
     return init
 
 

@@ -9,7 +9,7 @@ import pytest
 import inrcodec
 from inrcodec import bitstream, representation
 from inrcodec.bitstream import StreamHeader, write_stream
-from inrcodec.entropy import CodedTensor, make_coded
+from inrcodec.entropy import CodedTensor, decode_tensors, encode_tensors, make_coded
 from inrcodec.errors import BitstreamError, UsageError
 from inrcodec.sharedinit import DEFAULT_INIT, SPARSE_INIT, SharedInit, load_init
 from inrcodec.tiles import Tiles, TileSettings
@@ -47,6 +47,12 @@ class Flat:
     def code(self, fitted: np.ndarray, index: int, rounding: float) -> list[CodedTensor]:
         return [make_coded(np.rint(fitted * 255 - 128).astype(np.int32), index)]
 
+    def encode_words(self, tensors: list[CodedTensor]) -> np.ndarray:
+        return encode_tensors(tensors)
+
+    def decode_words(self, words, records, channels=None) -> list[CodedTensor]:
+        return decode_tensors(words, [(3, *records[0])])
+
     def render(self, tensors, out_h, out_w, channels=None) -> np.ndarray:
         return np.broadcast_to((tensors[0].symbols + 128) / 255, (out_h * out_w, 3)).astype(np.float32)
 
@@ -71,7 +77,7 @@ def test_a_new_representation_decodes_through_the_registry_alone(monkeypatch):
     stream = write_stream(header, rep.code(rep.fit(pixels, 0, 0, 0, "cpu"), 256, 0.5))
     with pytest.raises(BitstreamError, match="unknown representation 9"):
         inrcodec.decode(stream)  # the container knows the id now; the decoder does not, yet
-    monkeypatch.setitem(representation.REPRESENTATIONS, rep.id, Flat.rebuild)
+    monkeypatch.setitem(representation.REPRESENTATIONS, rep.id, representation.Kind(load_init, load_init, Flat.rebuild))
     assert (inrcodec.decode(stream, resolution=20) == pixels[0, 0]).all()
     assert inrcodec.decode(stream).shape == (6, 10, 3)
     assert inrcodec.info(stream).representation == 9

@@ -23,6 +23,7 @@ from inrcodec import decoder, encoder
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
 from inrcodec.sharedinit import load_init_file, save_init
+from inrcodec.tiles import FIT_LR
 from training.patches import image_files
 
 POLICIES = ("ladder", "width", "both")
@@ -62,7 +63,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--levels", type=int, nargs="+")
     ap.add_argument("--widths", type=int, nargs="+", help="integral init: tile network widths to try")
-    ap.add_argument("--lrs", type=float, nargs="+", default=[encoder.FIT_LR])
+    ap.add_argument("--lrs", type=float, nargs="+", default=[FIT_LR])
     ap.add_argument("--steps", type=int, default=40, help="fitting steps (the shipped table was chosen at 40, "
                     "the default preset's steps then)")
     ap.add_argument("--rates", type=float, nargs="+", default=[0.25, 0.5, 1.0])

@@ -1,0 +1,1 @@
+"""The representations behind representation.py, one folder each: its network, its coding and its fit."""

@@ -1,0 +1,166 @@
+"""Fitting an image's latents and synthesis update on the codec's real rate (torch, autograd).
+
+The loss is MSE + lambda * bits / pixels, the bits taken from the shipped context model itself
+(its integer weights read as fixed-point floats: the ARM the stream is coded with, up to the
+rounding of its activations). Quantization is relaxed by uniform noise for the first share of
+the steps, then straight-through rounding, as in Cool-chic. Only the synthesis entries that
+survive the init's mask move. Training (training/latents.py) reuses the same differentiable
+pieces on batches of crops. The decoder never imports this module.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .arm import CONTEXT, FRAC, MAX_SCALE_INDEX, MIN_SCALE_INDEX, NEIGHBOURS, PAD, WFRAC, IntegerArm
+from .grid import axis_matrix, level_sizes
+from .init import LatentInit
+from .synthesis import synthesize
+
+NOISE_SHARE = 0.8  # share of the steps with uniform noise; the rest rounds straight-through
+LATENT_LR, SYNTH_LR = 5e-2, 2e-3
+STE_LR = 0.1  # the straight-through tail's learning rate, relative
+ADAPT_AT = (0.3, 0.6)  # shares of the steps where lambda is re-aimed at a bpp target
+RATE_SLOPE = 1.25  # d log(lambda) / d log(bpp) to move a rate by, measured on val (docs/design.md)
+LOG2_SCALE = ((MIN_SCALE_INDEX - 160) / 16, (MAX_SCALE_INDEX - 160) / 16)  # the coder's scale range
+
+
+def float_arm(arm: IntegerArm, device: str = "cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The integer ARM as float layers (weight, bias): what the fit differentiates through."""
+    return [(torch.tensor(w / 2 ** WFRAC, dtype=torch.float32, device=device),
+             torch.tensor(b / 2 ** FRAC, dtype=torch.float32, device=device))
+            for w, b in zip(arm.weights, arm.biases, strict=True)]
+
+
+def arm_contexts(z: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
+    """(N, h, w, CONTEXT) contexts of (N, h, w) grids, in arm.NEIGHBOURS order, then the coarser latent."""
+    n, h, w = z.shape
+    p = F.pad(z, (PAD, PAD, PAD, 0))
+    cols = [p[:, PAD + dy:PAD + dy + h, PAD + dx:PAD + dx + w] for dy, dx in NEIGHBOURS]
+    if coarser is None:
+        cols.append(torch.zeros_like(z))
+    else:
+        cols.append(coarser.repeat_interleave(2, 1).repeat_interleave(2, 2)[:, :h, :w])
+    out = torch.stack(cols, -1)
+    assert out.shape[-1] == CONTEXT
+    return out
+
+
+def laplace_bits(y: torch.Tensor, mean: torch.Tensor, log2_scale: torch.Tensor) -> torch.Tensor:
+    """Bits of each y under a Laplace(mean, scale) integrated over [y - 1/2, y + 1/2].
+
+    A bin that holds the mean in closed form; one beside it in the log domain, which stays exact
+    (and its gradient alive) however far in the tail. Each branch sees |y - mean| clipped to its
+    own side, so the unused one passes no NaN gradient."""
+    b = torch.exp2(log2_scale.clamp(*LOG2_SCALE))
+    d = (y - mean).abs()
+    c = d.clamp(max=0.5)
+    centre = 1 - 0.5 * (torch.exp(-(0.5 - c) / b) + torch.exp(-(0.5 + c) / b))
+    tail = (d.clamp(min=0.5) - 0.5) / (b * math.log(2)) + 1 - torch.log2(-torch.expm1(-1 / b))
+    return torch.where(d < 0.5, -torch.log2(centre.clamp_min(2 ** -20)), tail)
+
+
+def level_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[torch.Tensor]) -> list[torch.Tensor]:
+    """(N,) bits of each of the (N, h_l, w_l) grids under the context model."""
+    out = []
+    for lv, z in enumerate(grids):
+        h = arm_contexts(z, grids[lv + 1] if lv + 1 < len(grids) else None)
+        for k, (w, b) in enumerate(arm):
+            h = h @ w.T + b
+            if k < len(arm) - 1:
+                h = torch.relu(h)
+        out.append(laplace_bits(z, h[..., 0], h[..., 1]).flatten(1).sum(1))
+    return out
+
+
+def grid_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[torch.Tensor]) -> torch.Tensor:
+    """(N,) bits of all the grids (an all-zero grid is priced too, though the stream codes it free)."""
+    return sum(level_bits(arm, grids))
+
+
+def upsampler(height: int, width: int, levels: int, device: str) -> list[tuple[torch.Tensor | None, ...]]:
+    """Per level, the (rows, cols) bicubic matrices to the native grid (grid.axis_matrix) as tensors."""
+    def t(a):
+        return None if a is None else torch.from_numpy(a).to(device)
+    return [(t(axis_matrix(height, lv, height)), t(axis_matrix(width, lv, width))) for lv in range(levels)]
+
+
+def upsample(grids: list[torch.Tensor], mats: list[tuple[torch.Tensor | None, ...]]) -> torch.Tensor:
+    """(N, H, W, levels) from (N, h_l, w_l) grids."""
+    out = []
+    for z, (ah, aw) in zip(grids, mats, strict=True):
+        z = z if ah is None else ah @ z
+        out.append(z if aw is None else z @ aw.T)
+    return torch.stack(out, -1)
+
+
+def quantized(z: torch.Tensor, noise: bool) -> torch.Tensor:
+    """Uniform noise of one step (the smooth relaxation), or straight-through rounding (what is coded)."""
+    return z + torch.rand_like(z) - 0.5 if noise else z + (torch.round(z) - z).detach()
+
+
+def with_update(values: list[torch.Tensor], masks: list[torch.Tensor], deltas: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Synthesis parameters: the init's values plus each surviving entry's delta."""
+    out = []
+    for v, m, d in zip(values, masks, deltas, strict=True):
+        full = torch.zeros(v.numel(), dtype=v.dtype, device=v.device).masked_scatter(m.reshape(-1), d)
+        out.append(v + full.reshape(v.shape))
+    return out
+
+
+@dataclass
+class LatentFit:
+    """What `code` reads: float latents (in steps of 1), synthesis deltas of the surviving entries,
+    and the rate weight the fit ended at."""
+
+    latents: list[np.ndarray]
+    deltas: list[np.ndarray]
+    rate_weight: float
+
+
+def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, device: str = "cpu",
+        progress: Callable[[int], None] | None = None, target_bpp: float | None = None,
+        lr: float = LATENT_LR) -> LatentFit:
+    """Latents from zero and the synthesis' surviving entries from the init, by Adam on MSE + lambda * bpp.
+
+    With a bpp target, lambda is re-aimed at it twice during the noisy phase from the fit's own
+    rate (each image needs its own lambda for a given rate); the rate control then only fine-tunes
+    the latents' step (Latents.code). Seeded: the same image and settings give the same bytes.
+    """
+    torch.manual_seed(0)
+    h, w, _ = image.shape
+    target = torch.from_numpy(np.asarray(image, np.float32) / 255).to(device)[None]
+    latents = [torch.zeros(1, a, b, device=device, requires_grad=True) for a, b in level_sizes(h, w, init.levels)]
+    values = [torch.from_numpy(v).to(device) for v in init.values]
+    masks = [torch.from_numpy(m).to(device) for m in init.masks]
+    deltas = [torch.zeros(int(m.sum()), device=device, requires_grad=True) for m in init.masks]
+    arm = float_arm(init.arm, device)
+    mats = upsampler(h, w, init.levels, device)
+    opt = torch.optim.Adam([{"params": latents, "lr": lr}, {"params": deltas, "lr": SYNTH_LR * lr / LATENT_LR}])
+    base = [g["lr"] for g in opt.param_groups]
+    noisy = math.ceil(NOISE_SHARE * steps)
+    adapt = {max(1, int(a * steps)) for a in ADAPT_AT} if target_bpp else set()
+    lam = rate_weight
+    for k in range(steps):
+        noise = k < noisy
+        frac = k / max(1, noisy) if noise else (k - noisy) / max(1, steps - noisy)
+        for g, lr0 in zip(opt.param_groups, base, strict=True):
+            g["lr"] = lr0 * (1 if noise else STE_LR) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        q = [quantized(z, noise) for z in latents]
+        out = synthesize(with_update(values, masks, deltas), upsample(q, mats), init.activation)
+        mse = (out - target).pow(2).mean()
+        bpp = grid_bits(arm, q).sum() / (h * w)
+        if k in adapt:
+            lam *= (float(bpp.detach()) / target_bpp) ** RATE_SLOPE
+        opt.zero_grad()
+        (mse + lam * bpp).backward()
+        opt.step()
+        if progress:
+            progress(1)
+    return LatentFit([z.detach()[0].cpu().numpy().astype(np.float64) for z in latents],
+                     [d.detach().cpu().numpy().astype(np.float64) for d in deltas], lam)

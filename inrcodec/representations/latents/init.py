@@ -1,0 +1,98 @@
+"""Representation 3's shipped init: the shared synthesis with its pruning mask, and the integer ARM.
+
+One .npz: a JSON header (name, kind "latents", grid count, activation, the card's metadata), the
+synthesis values and masks ([gain, W0, b0, ...]; gains and biases are never pruned) and the ARM's
+integer layers. The per-image update moves only the entries that survive the mask, so a stream
+spends no bits on where they are. Written deterministically, so its SHA-256 names it exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ...sharedinit import check_name, shipped_bytes
+from .arm import IntegerArm
+from .synthesis import ACTIVATIONS
+
+LATENT_INIT = "latents-v1"
+KIND = "latents"
+
+
+@dataclass(frozen=True)
+class LatentInit:
+    name: str
+    levels: int  # latent grids, finest first
+    activation: str
+    values: list[np.ndarray]  # synthesis [gain, W0, b0, W1, b1, ...], pruned entries 0
+    masks: list[np.ndarray]  # bool, same shapes: what a per-image update may move
+    arm: IntegerArm
+    sha256: str
+    meta: dict
+
+    @property
+    def checksum(self) -> bytes:
+        """First 8 bytes of the file's SHA-256: what a bitstream stores to name this exact init."""
+        return bytes.fromhex(self.sha256[:16])
+
+    @property
+    def density(self) -> float:
+        """Fraction of the synthesis weights (not gains or biases) that survive the mask."""
+        ws = self.masks[1::2]
+        return float(sum(m.sum() for m in ws) / sum(m.size for m in ws))
+
+
+def save_latent_init(path: Path, name: str, activation: str, values: list[np.ndarray], masks: list[np.ndarray],
+                     arm: IntegerArm, meta: dict) -> str:
+    """Write the init (fixed key order, no timestamps) and return its sha256."""
+    header = {"name": name, "kind": KIND, "levels": int(values[0].shape[0]), "activation": activation,
+              "synthesis": len(values), "arm": len(arm.weights), "meta": meta}
+    arrays = {"header": np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)}
+    for i, (v, m) in enumerate(zip(values, masks, strict=True)):
+        arrays[f"synth.{i}.value"] = np.asarray(v * m, np.float32)
+        arrays[f"synth.{i}.mask"] = np.asarray(m, np.uint8)
+    for k, (w, b) in enumerate(zip(arm.weights, arm.biases, strict=True)):
+        arrays[f"arm.{k}.weight"] = np.asarray(w, np.int32)
+        arrays[f"arm.{k}.bias"] = np.asarray(b, np.int32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    Path(path).write_bytes(buf.getvalue())
+    return hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def _parse(data: bytes) -> LatentInit:
+    z = np.load(io.BytesIO(data))
+    header = json.loads(bytes(z["header"]).decode())
+    if header.get("kind") != KIND or header.get("activation") not in ACTIVATIONS:
+        raise ValueError(f"init {header.get('name')!r} is not a latent init")
+    values = [z[f"synth.{i}.value"].copy() for i in range(header["synthesis"])]
+    masks = [z[f"synth.{i}.mask"].astype(bool) for i in range(header["synthesis"])]
+    arm = IntegerArm(tuple(z[f"arm.{k}.weight"].astype(np.int64) for k in range(header["arm"])),
+                     tuple(z[f"arm.{k}.bias"].astype(np.int64) for k in range(header["arm"])))
+    return LatentInit(header["name"], header["levels"], header["activation"], values, masks, arm,
+                      hashlib.sha256(data).hexdigest(), header["meta"])
+
+
+@lru_cache(maxsize=4)
+def load_latent_init(name: str = LATENT_INIT) -> LatentInit:
+    """A shipped latent init by name (never a path: streams name their init)."""
+    init = _parse(shipped_bytes(name))
+    check_name(init.name, name)
+    return init
+
+
+@lru_cache(maxsize=4)
+def load_latent_init_file(path: str | Path) -> LatentInit:
+    """A latent init from an explicit .npz path: research inits (training, benchmarks, `init=`)."""
+    return _parse(Path(path).read_bytes())
+
+
+def open_latent_init(name_or_path: str | Path) -> LatentInit:
+    """An init the user chose: a path ending in .npz, else a shipped name."""
+    s = str(name_or_path)
+    return load_latent_init_file(s) if s.endswith(".npz") else load_latent_init(s)
