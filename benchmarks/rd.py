@@ -48,10 +48,10 @@ from benchmarks.common import (
 from benchmarks.report import FIELDS, point_key, read_rows, write_report
 from inrcodec import tilesiren
 from inrcodec.encoder import pick_device
-from inrcodec.tiles import choose_network, table_choice
 from inrcodec.images import load_image
 from inrcodec.metrics import ms_ssim, psnr
 from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init
+from inrcodec.tiles import choose_network, table_choice
 
 POLICY_FILE = RESULTS / "network-val.json"
 

@@ -71,7 +71,7 @@ def sample(nodes: Params, points: list[Array]) -> Params:
     g = nodes[0].shape[-1]
     xp = x.namespace(nodes[0])
     same = [len(p) == g and bool((p == uniform(g, xp)).all()) for p in points]
-    mats = [None if s else x.like(cubic_matrix(g, p), nodes[0]) for s, p in zip(same, points)]
+    mats = [None if s else x.like(cubic_matrix(g, p), nodes[0]) for s, p in zip(same, points, strict=True)]
     quad = [x.like(trapezoid(p) * (g - 1) / 2, nodes[0]) for p in points]  # 1 per interior channel at width g
     out = []
     for i in range(0, len(nodes), 2):
