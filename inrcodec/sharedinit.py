@@ -127,7 +127,7 @@ def save_init(path: Path, name: str, spec: SirenSpec, tile: int, overlap: int,
             arrays[f"L{k}.{n}.mask"] = to_numpy(m).astype(np.uint8)
             arrays[f"L{k}.{n}.lr"] = to_numpy(lr).astype(np.float32)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)
     data = buf.getvalue()
     Path(path).write_bytes(data)
     return hashlib.sha256(data).hexdigest()
