@@ -212,7 +212,9 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i + off, total) / total)))
     max_log_lr = math.log(cfg.inner_lr * cfg.max_lr_factor)
-    step_sizes = lambda: [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]  # noqa: E731
+
+    def step_sizes() -> list[torch.Tensor]:
+        return [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]
 
     def score() -> tuple[float, list[float]]:
         """Mean val PSNR over the views (what selection maximises), and each view's."""
@@ -285,7 +287,8 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     if ckpt is not None:  # every rank is here: the gather and the barrier are collective
                         rngs = gather_objects(rng.bit_generator.state)
                         if rank == 0:
-                            cpu = lambda ts: [t.detach().cpu() for t in ts]  # noqa: E731
+                            def cpu(ts: list[torch.Tensor]) -> list[torch.Tensor]:
+                                return [t.detach().cpu() for t in ts]
                             _save(ckpt, {"settings": settings, "round": rnd, "step": step, "values": cpu(values),
                                          "log_lrs": cpu(log_lrs), "masks": cpu(masks), "opt": opt.state_dict(),
                                          "sched": sched.state_dict(), "rngs": rngs, "gen": gen.get_state(),
@@ -336,7 +339,8 @@ def train(args) -> None:
         start = integral_level(load_init_file(args.start).levels[0].to("cpu"), spec)
     if args.min_width:  # one node grid for every width: each outer step trains a random one
         # the sandwich rule (slimmable networks): full width every step, plus a random narrower one
-        views = lambda rng: [width_view(spec.hidden), width_view(int(rng.integers(args.min_width, spec.hidden)))]  # noqa: E731
+        views = lambda rng: [width_view(spec.hidden),  # noqa: E731  a value: it stays None without --min-width
+                             width_view(int(rng.integers(args.min_width, spec.hidden)))]
         val_widths = sorted({args.min_width, (args.min_width + spec.hidden) // 2, spec.hidden})
         val_views = [width_view(n) for n in val_widths]
     t0 = time.time()
