@@ -7,8 +7,8 @@ fewer bits than the anchor for the same quality.
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 from scipy.integrate import quad
+from scipy.interpolate import PchipInterpolator
 
 
 def _curve(rate, psnr) -> tuple[np.ndarray, np.ndarray]:

@@ -78,7 +78,8 @@ FIELDS = ["crop", "candidate", "config", "steps", "qat_steps", "params", "bpp", 
 CANDIDATES = {"a0": "a0: tiles, plain", "a": "a: tiles + QAT", "c0": "c0: one SIREN per crop, plain",
               "c": "c: one SIREN per crop + QAT",
               "b": "b: latent pyramid + shared SIREN synthesis, latents coded",
-              "b1": "b1: latent pyramid + SIREN synthesis from a shared init, latents and update coded", "d": "d: one SIREN per crop from a meta-learned init, update coded",
+              "b1": "b1: latent pyramid + SIREN synthesis from a shared init, latents and update coded",
+              "d": "d: one SIREN per crop from a meta-learned init, update coded",
               "jpeg": "JPEG (Pillow, optimize)", "webp": "WebP (Pillow, method 6)"}
 TARGETS = (0.25, 0.5, 1.0, 2.0)  # bpp: a0/a fit once per target (rate weight 1/bpp)
 OFFSETS = (-16, -8, -4, 0, 4, 8)  # global step-index offsets (1/16 octave) tried after QAT
@@ -118,7 +119,7 @@ def coded(data: bytes, pixels: np.ndarray, tensors: list[CodedTensor], names: li
     total = max(sum(bits), 1e-9)
     zeros = float(np.mean(np.concatenate([t.symbols == 0 for t in tensors])))
     return Coded(data, len(data) - 4 * len(encode_tensors(tensors)), pixels, zeros,
-                 " ".join(f"{n}:{100 * b / total:.0f}" for n, b in zip(names, bits)))
+                 " ".join(f"{n}:{100 * b / total:.0f}" for n, b in zip(names, bits, strict=True)))
 
 
 @dataclass
@@ -136,7 +137,7 @@ class Model:
 
     def update(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
         """What the stream carries: the parameters themselves, or their move away from the shared init."""
-        return params if self.origin is None else [p - o for p, o in zip(params, self.origin)]
+        return params if self.origin is None else [p - o for p, o in zip(params, self.origin, strict=True)]
 
     def image(self, params: list[torch.Tensor]) -> np.ndarray:
         with torch.no_grad():
@@ -153,17 +154,17 @@ class Model:
     def indices(self, global_index: int, offsets: list[int]) -> list[int]:
         """Step index per tensor: global + sensitivity offset, clipped to the coder's range."""
         return [int(np.clip(global_index + o, 0, finest_index(p.detach().numpy())))
-                for p, o in zip(self.update(self.params), offsets)]
+                for p, o in zip(self.update(self.params), offsets, strict=True)]
 
     def code(self, indices: list[int]) -> Coded:
         """Quantize every tensor at its step, write a real stream, rebuild the pixels from its integers."""
         tensors = [make_coded(quantize(u.detach().numpy().ravel(), i), i)
-                   for u, i in zip(self.update(self.params), indices)]
+                   for u, i in zip(self.update(self.params), indices, strict=True)]
         data = write_stream(self.header, tensors)
         deq = [torch.from_numpy(dequantize(t.symbols, i)).reshape(p.shape)
-               for t, i, p in zip(tensors, indices, self.params)]
-        return coded(data, self.image([d + o for d, o in zip(deq, self.origin)] if self.origin is not None else deq),
-                     tensors, self.names)
+               for t, i, p in zip(tensors, indices, self.params, strict=True)]
+        params = deq if self.origin is None else [d + o for d, o in zip(deq, self.origin, strict=True)]
+        return coded(data, self.image(params), tensors, self.names)
 
     def loss(self, params: list[torch.Tensor]) -> torch.Tensor:
         mse = (self.render(params) - self.target).pow(2).mean()
@@ -193,9 +194,9 @@ class Model:
         opt = torch.optim.Adam(params, lr=lr)
         for k in range(steps):
             if k < steps // 2:
-                q = [p + s * (torch.rand_like(p) - 0.5) for p, s in zip(params, steps_t)]
+                q = [p + s * (torch.rand_like(p) - 0.5) for p, s in zip(params, steps_t, strict=True)]
             else:
-                q = [p + (torch.round(p / s) * s - p).detach() for p, s in zip(params, steps_t)]
+                q = [p + (torch.round(p / s) * s - p).detach() for p, s in zip(params, steps_t, strict=True)]
             opt.zero_grad()
             self.loss(q).backward()
             opt.step()
@@ -276,7 +277,7 @@ def meta_train(folder: Path, width: int, depth: int, size: int, steps: int, minu
             model.fit(META_INNER, SIREN_LR)
             fitted_params.append(model.params)
         eps = META_EPS * (1 - max(k / steps, (time.perf_counter() - t0) / (60 * minutes)))
-        theta = [t + eps * (torch.stack(f).mean(0) - t) for t, *f in zip(theta, *fitted_params)]
+        theta = [t + eps * (torch.stack(f).mean(0) - t) for t, *f in zip(theta, *fitted_params, strict=True)]
         k += 1
     return theta, {"outer_steps": k, "seconds": time.perf_counter() - t0, "inner": META_INNER,
                    "batch": META_BATCH, "eps": META_EPS, "lr": SIREN_LR, "size": size, "folder": str(folder)}
@@ -339,7 +340,7 @@ def run_latent(out: Writer, crop: str, image: np.ndarray, synth: list[torch.Tens
         finest = [finest_index(u.numpy()) for u in model.update(model.params)[n:]]
         for k in (-8, -4, 0):
             for s in SYNTH_INDICES if candidate == "b1" else (0,):
-                indices = [256 + k] * n + [int(np.clip(s + o, 0, f)) for o, f in zip(offsets, finest)]
+                indices = [256 + k] * n + [int(np.clip(s + o, 0, f)) for o, f in zip(offsets, finest, strict=True)]
                 record(out, crop, image, candidate, f"lambda={lam:g} latent step {256 + k}"
                        + (f" synth step {s}" if s else ""), model.code(indices), steps=steps, qat_steps=0,
                        params=sum(p.numel() for p in model.params), psnr_unquant=unq, seconds=secs)
@@ -466,7 +467,8 @@ def mean_at(per_crop: dict[str, list], bpp: float, field: int = 1) -> tuple[floa
 
 
 def mean_bd(test: dict[str, list], anchor: dict[str, list]) -> float:
-    v = [bd_rate(*zip(*[p[:2] for p in anchor[k]]), *zip(*[p[:2] for p in f])) for k, f in test.items() if k in anchor]
+    v = [bd_rate(*zip(*[p[:2] for p in anchor[k]], strict=True), *zip(*[p[:2] for p in f], strict=True))
+         for k, f in test.items() if k in anchor]
     v = [x for x in v if np.isfinite(x)]
     return float(np.mean(v)) if v else float("nan")
 
@@ -561,7 +563,7 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
     for key in ordered(fr):
         pts = [(b, m) for b in grid for m, n in [mean_at(fr[key], b)] if n == len(fr[key])]
         if pts:
-            ax.plot(*zip(*pts), label=label(key, rows), marker="." if fitted(key) else None)
+            ax.plot(*zip(*pts, strict=True), label=label(key, rows), marker="." if fitted(key) else None)
     ax.set_xscale("log")
     ticks = [0.125, 0.25, 0.5, 1, 2, 4]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks], minor=False)
@@ -619,7 +621,7 @@ def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, step
         torch.manual_seed(0)
         if len(per_folder) != len(folders):
             raise click.UsageError("give one --per-folder count per --data folder")
-        crops = [c for f, n in zip(folders, per_folder) for c in centre_crops(f, n, size)]
+        crops = [c for f, n in zip(folders, per_folder, strict=True) for c in centre_crops(f, n, size)]
         jobs = [(crop, image, cand, wd) for crop, image in crops for cand in candidates
                 for wd in (widths if cand in ("c", "c0", "d") else (0,))]
         inits = {wd: meta_init(meta_dir, train_data, wd, depth, size, meta_steps, meta_minutes)

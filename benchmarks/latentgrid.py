@@ -83,7 +83,7 @@ def rd_terms(synth: list[torch.Tensor], latents: list[torch.Tensor], log_scales:
     _, h, w, _ = target.shape
     q = [quantize_proxy(z, noise) for z in latents]
     mse = (synthesize(synth, q, h, w) - target).pow(2).mean((1, 2, 3))
-    bits = sum(laplace_bits(z, s).flatten(1).sum(1) for z, s in zip(q, log_scales))
+    bits = sum(laplace_bits(z, s).flatten(1).sum(1) for z, s in zip(q, log_scales, strict=True))
     return mse, bits / (h * w)
 
 
@@ -132,7 +132,7 @@ def train_synth(crops: Iterator[np.ndarray], n: int, lams: tuple[float, float], 
     opt = torch.optim.Adam([{"params": latents + log_scales, "lr": LATENT_LR}, {"params": synth, "lr": TRAIN_SYNTH_LR}])
     t0, k, mse = time.perf_counter(), 0, torch.ones(1)
     while (elapsed := time.perf_counter() - t0) < 60 * minutes:
-        for group, lr in zip(opt.param_groups, (LATENT_LR, TRAIN_SYNTH_LR)):
+        for group, lr in zip(opt.param_groups, (LATENT_LR, TRAIN_SYNTH_LR), strict=True):
             group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * elapsed / (60 * minutes))))
         mse, bpp = rd_terms(synth, latents, log_scales, target, noise=True)
         opt.zero_grad()

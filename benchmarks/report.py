@@ -203,7 +203,7 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
     md += ["## Mean curves of the classic codecs (mean over images at each setting)", "",
            "| codec | setting | mean bpp | PSNR | MS-SSIM |", "|---|---|---|---|---|"]
     for key in classics:
-        for setting, b, p, m in zip(*mean_curve(curves[key])):
+        for setting, b, p, m in zip(*mean_curve(curves[key]), strict=True):
             md.append(f"| {key[0]} | {setting:g} | {b:.3f} | {p:.2f} | {m:.4f} |")
     md.append("")
     if skipped:

@@ -51,7 +51,7 @@ def main() -> None:
     y0, x0, n = a.crop
     sl = (slice(y0, y0 + n), slice(x0, x0 + n))
     edges_y, edges_x = ([int(round(e)) - o for e in cuts if 0 <= round(e) - o < n]
-                        for cuts, o in zip(grid.edges(), (y0, x0)))
+                        for cuts, o in zip(grid.edges(), (y0, x0), strict=True))
     err = np.clip(4 * np.abs(out.astype(int) - src.astype(int)), 0, 255).astype(np.uint8)
     bpp = 8 * len(data) / seam.size
     titles = [f"source{f' ({a.image.name})' if a.image else ' (generated)'}",
@@ -61,7 +61,7 @@ def main() -> None:
     side = n * ZOOM / 110  # inches at save()'s 110 dpi: one screen pixel per zoomed pixel
     fig, axes = plt.subplots(1, 3, figsize=(3.1 * side, side + 0.7))
     fig.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=side / (side + 0.7), wspace=0.03)
-    for ax, img, title in zip(axes, (src, out, err), titles):
+    for ax, img, title in zip(axes, (src, out, err), titles, strict=True):
         ax.imshow(panel(img[sl], edges_y, edges_x), interpolation="nearest")
         ax.set_title(title, fontsize=10)
         ax.axis("off")

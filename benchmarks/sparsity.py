@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import math
 import sys
 import time
@@ -33,8 +34,15 @@ from inrcodec.images import load_image
 from inrcodec.metrics import psnr
 from inrcodec.sharedinit import SPARSE_INIT, Level, load_init, load_init_file, save_init
 from inrcodec.siren import SirenSpec, siren_forward
-from training.metasparse import (MetaConfig, global_magnitude_prune, meta_train, random_prune, siren_level,
-                                 tile_coords, to_targets)
+from training.metasparse import (
+    MetaConfig,
+    global_magnitude_prune,
+    meta_train,
+    random_prune,
+    siren_level,
+    tile_coords,
+    to_targets,
+)
 from training.patches import centre_squares, image_files, init_tiles, square_views
 
 METHODS = ["Meta-SparseINR", "Random Pruning", "Dense-Narrow", "MAML+OneShot", "MAML+IMP", "Scratch"]
@@ -84,7 +92,8 @@ def fit_curve(level: Level, spec: SirenSpec, images: np.ndarray, steps: int, opt
         target = to_targets(images[i:i + chunk])
         n = len(target)
         masks = [m.expand(n, *m.shape).clone() for m in level.masks]
-        p = [(v * m).expand(n, *v.shape).clone().requires_grad_() for v, m in zip(level.values, level.masks)]
+        p = [(v * m).expand(n, *v.shape).clone().requires_grad_()
+             for v, m in zip(level.values, level.masks, strict=True)]
         opt = (torch.optim.Adam if optim == "adam" else torch.optim.SGD)(p, lr=lr)
         curve = []
         for step in range(steps + 1):
@@ -98,7 +107,7 @@ def fit_curve(level: Level, spec: SirenSpec, images: np.ndarray, steps: int, opt
             with torch.no_grad():
                 if prune_at and step + 1 in prune_at:
                     masks = global_magnitude_prune(p, masks, prune_at[step + 1])
-                for x, m in zip(p, masks):
+                for x, m in zip(p, masks, strict=True):
                     x.mul_(m)
         curves.append(torch.stack(curve))
     return torch.cat(curves, 1).numpy()
@@ -138,8 +147,8 @@ def whole_image(a, work: Path, rows: list[dict], say) -> dict:
         narrow = replace(spec, hidden=w)
         budget = a.dense_steps + k * a.round_steps  # the same number of outer steps as Meta-SparseINR at level k
         dn = cached(work / f"whole-narrow{w}.npz", narrow, a.res, 0,
-                    lambda: meta_train(narrow, train, select, replace(cfg, dense_steps=budget, rounds=0),
-                                       label=f"Dense-Narrow {w} "))[0]
+                    functools.partial(meta_train, narrow, train, select, replace(cfg, dense_steps=budget, rounds=0),
+                                      label=f"Dense-Narrow {w} "))[0]
         nets = {"Meta-SparseINR": (msi[k], spec), "Random Pruning": (rp[k], spec), "Dense-Narrow": (dn, narrow),
                 "MAML+OneShot": (msi[0], spec), "MAML+IMP": (msi[0], spec),
                 "Scratch": (siren_level(narrow, 1e-2, seed=1), narrow)}
@@ -350,10 +359,11 @@ def report(rows: list[dict], whole: dict, tiles: dict, a, seconds: float, where:
 
 def plot(rows: list[dict], sets: list[str], levels: list[int], out: Path) -> None:
     plt = pyplot()
-    colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = dict(zip(METHODS, cycle, strict=False))  # the colour cycle outlasts METHODS
     mid = levels[len(levels) // 2]
     fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.2), squeeze=False)
-    for ax, s in zip(axes[0], sets):
+    for ax, s in zip(axes[0], sets, strict=True):
         for m in METHODS:
             rs = sorted(pick(rows, setting="whole", test_set=s, level=mid, method=m, protocol=ADAM),
                         key=lambda r: r["step"])[1:]
@@ -370,7 +380,7 @@ def plot(rows: list[dict], sets: list[str], levels: list[int], out: Path) -> Non
                         final(rows, setting="whole", test_set=s, level=k, method=m, protocol=proto)) for k in levels]
                 pts = [p for p in pts if not math.isnan(p[1])]
                 if pts:
-                    axes[row][col].plot(*zip(*pts), "o-", label=m, color=colours[m])
+                    axes[row][col].plot(*zip(*pts, strict=True), "o-", label=m, color=colours[m])
             finish(axes[row][col], xscale="log", xlabel="parameters", ylabel="PSNR (dB)",
                    title=f"{s}: {'2 SGD steps' if proto == SGD else '100 Adam steps'}")
     save(fig, out / "sparsity-params.png")

@@ -125,7 +125,7 @@ def main() -> None:
         for name, lv in (("INN, converted", converted), ("INN, random-width MAML", trained)):
             uniform_pts = at_points(n, spec.depth)
             scores[name] = psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec, cfg.inner_steps,
-                                      lambda p: sample(p, uniform_pts))
+                                      lambda p, u=uniform_pts: sample(p, u))
             tuned = tune_partition(lv, spec, n, train, cfg, a.partition_steps, rng) if n < g else uniform_pts
             scores[name + " + partition"] = psnr_after(lv.values, lv.masks, lv.lrs, val, coords, spec,
                                                        cfg.inner_steps, lambda p, t=tuned: sample(p, t))

@@ -13,7 +13,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Any, Union
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def stream_bytes(src: StreamSource) -> bytes:
     return view.tobytes()
 
 
-def _bounded_read(f) -> bytes:
+def _bounded_read(f: Any) -> bytes:  # any object with read(): what it returns is checked
     data = f.read(MAX_STREAM_BYTES + 1)
     if not isinstance(data, bytes):
         raise UsageError(f"the stream's file object gave {type(data).__name__}, not bytes: open it in binary mode")

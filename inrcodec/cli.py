@@ -10,7 +10,7 @@ import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -19,6 +19,9 @@ from .batch import Kind, run_batch
 from .bitstream import stream_bytes
 from .errors import ImageWarning, InrCodecError, UsageError
 from .images import check_output, encode_image_file, image_format, load_image, write_output
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns; click exports it nowhere else
 
 REPRESENTATIONS = {1: "overlapping tiles of sparse SIRENs, fixed width",
                    2: "overlapping tiles of sparse integral SIRENs, coded on width nodes",
@@ -48,7 +51,7 @@ def _check_paths(src: Path, dst: Path) -> None:
             raise UsageError("refusing to write binary data to a terminal: redirect stdout or name a file")
         return
     real = Path(os.path.realpath(dst))  # unlike Path.resolve, no exception for a symlink loop
-    if src != STDIO and (_same_file(src, dst) or os.path.realpath(src) == real):
+    if src != STDIO and (_same_file(src, dst) or Path(os.path.realpath(src)) == real):
         raise UsageError(f"output {dst} is the input file: refusing to overwrite it")
     if not real.parent.is_dir():
         raise UsageError(f"output folder {dst.parent} does not exist")
@@ -85,7 +88,8 @@ class _LazyBar:
     """A click progress bar that appears on the first update, so early errors print alone."""
 
     def __init__(self, total: int, label: str, quiet: bool):
-        self.total, self.label, self.quiet, self.bar = total, label, quiet, None
+        self.total, self.label, self.quiet = total, label, quiet
+        self.bar: ProgressBar[int] | None = None
 
     def update(self, n: int) -> None:
         if self.bar is None:
@@ -96,12 +100,13 @@ class _LazyBar:
     def __enter__(self) -> "_LazyBar":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
 
-def _show_warning(fallback: Callable[..., None], message, category, *where, **kw) -> None:
+def _show_warning(fallback: Callable[..., None], message: Warning | str, category: type[Warning], *where: Any,
+                  **kw: Any) -> None:
     """ImageWarnings as one line, like the errors; any other warning as `fallback` shows it."""
     if issubclass(category, ImageWarning):
         click.echo(f"inrcodec: warning: {message}", err=True)
@@ -113,7 +118,7 @@ class _Command(click.Command):
     """Turn inrcodec's input errors, allocation failures (and Ctrl-C) into one line and a
     non-zero exit; its warnings into one line each."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)

@@ -126,6 +126,8 @@ def output_size(height: int, width: int, resolution: int | None = None, out_widt
     given = sum(x is not None for x in (resolution, scale)) + (out_width is not None or out_height is not None)
     if given > 1:
         raise UsageError("give only one of resolution, width/height, scale")
+    if (out_width is not None and out_width <= 0) or (out_height is not None and out_height <= 0):
+        raise UsageError("width and height must be positive")
     if resolution is not None:
         if resolution <= 0:
             raise UsageError("resolution must be positive")
@@ -135,11 +137,11 @@ def output_size(height: int, width: int, resolution: int | None = None, out_widt
         if not scale > 0 or not math.isfinite(scale):
             raise UsageError("scale must be a positive number")
         oh, ow = max(1, round(height * scale)), max(1, round(width * scale))
-    elif out_width is not None or out_height is not None:
-        if (out_width is not None and out_width <= 0) or (out_height is not None and out_height <= 0):
-            raise UsageError("width and height must be positive")
+    elif out_width is not None:
         oh = out_height if out_height is not None else max(1, round(height * out_width / width))
-        ow = out_width if out_width is not None else max(1, round(width * out_height / height))
+        ow = out_width
+    elif out_height is not None:
+        oh, ow = out_height, max(1, round(width * out_height / height))
     else:
         oh, ow = height, width
     if oh * ow > MAX_OUTPUT_PIXELS or max(oh, ow) > 65535:

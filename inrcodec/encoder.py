@@ -172,11 +172,11 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int)
     if abs(size(best) - target_bytes) > BPP_TOLERANCE * target_bytes and size(lo) > target_bytes:
         r_lo, r_hi = MIN_ROUNDING, DEFAULT_ROUNDING  # size(lo, r_lo) <= target < size(lo, r_hi), hopefully
         for _ in range(14):
-            mid = (r_lo + r_hi) / 2
-            if size(lo, mid) > target_bytes:
-                r_hi = mid
+            r_mid = (r_lo + r_hi) / 2
+            if size(lo, r_mid) > target_bytes:
+                r_hi = r_mid
             else:
-                r_lo = mid
+                r_lo = r_mid
         key = min([(lo, r_lo), (lo, r_hi), key], key=lambda k: abs(size(*k) - target_bytes))
     if abs(size(*key) - target_bytes) > BPP_TOLERANCE * target_bytes:
         lo_bpp, hi_bpp = 8 * size(0) / pixels, 8 * size(MAX_INDEX) / pixels

@@ -34,7 +34,7 @@ class CodedTensor:
 
 def _laplace_log2_pmf(values: np.ndarray, scale: np.ndarray, radius: int) -> np.ndarray:
     """log2 P(v) for a Laplace(0, scale) quantized to integers and truncated to [-radius, radius]."""
-    def cdf(x):
+    def cdf(x: np.ndarray | float) -> np.ndarray:
         return np.where(x < 0, 0.5 * np.exp(np.minimum(x, 0) / scale), 1 - 0.5 * np.exp(-np.maximum(x, 0) / scale))
     v = np.abs(values).astype(np.float64)
     mass = cdf(v + 0.5) - cdf(v - 0.5)
@@ -63,7 +63,7 @@ def make_coded(symbols: np.ndarray, step_index: int) -> CodedTensor:
     return CodedTensor(symbols, step_index, scale_index, radius)
 
 
-def _model(radius: int):
+def _model(radius: int) -> constriction.stream.model.QuantizedLaplace:
     return constriction.stream.model.QuantizedLaplace(-radius, radius)
 
 

@@ -22,7 +22,7 @@ def synthetic_image(height: int, width: int, seed: int = 0) -> np.ndarray:
         cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(4, min(height, width) / 3)
         img[(y - cy) ** 2 + (x - cx) ** 2 < r * r] += rng.uniform(-60, 60, 3)
     noise = rng.normal(0, 1, (height // 4 + 2, width // 4 + 2, 3)).astype(np.float32)
-    tex = np.stack([np.asarray(Image.fromarray(noise[..., c], "F").resize((width, height), Image.BICUBIC))
+    tex = np.stack([np.asarray(Image.fromarray(noise[..., c], "F").resize((width, height), Image.Resampling.BICUBIC))
                     for c in range(3)], -1)
     img += 12 * tex
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)

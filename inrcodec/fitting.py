@@ -33,18 +33,18 @@ def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: flo
     h, w, _ = image.shape
     net = net.to(device)
     lv = net.level
-    sampling = tuple(torch.as_tensor(t, device=device) for t in grid.sampling(h, w))  # once, not every step
+    coords, weights, index = (torch.as_tensor(t, device=device) for t in grid.sampling(h, w))  # once, not every step
+    sampling = coords, weights, index
     target = torch.from_numpy(np.array(image).reshape(-1, 3)).float().div(255.0).to(device)
     surv = [m.reshape(-1) for m in lv.masks]
     deltas = [torch.zeros(grid.count, int(s.sum()), device=device) for s in surv]
     with torch.no_grad():  # the output bias is the last tensor: start each tile at its mean colour
-        coords, weights, index = sampling
         start = siren_forward(net.weights(tile_params(lv, deltas)), coords, net.spec)
         residual = (target[index] - start) * weights[..., None]
         deltas[-1] = residual.sum(1) / weights.sum(1, keepdim=True).clamp_min(1e-6)
     for d in deltas:
         d.requires_grad_()
-    lrs = [r.reshape(-1)[s] for r, s in zip(lv.lrs, surv)]
+    lrs = [r.reshape(-1)[s] for r, s in zip(lv.lrs, surv, strict=True)]
     meta_steps = min(steps, net.meta_steps)
     opt = torch.optim.Adam(deltas, lr=lr)
     widths = np.random.default_rng(0)  # seeded: the same image and settings give the same bytes
@@ -59,10 +59,10 @@ def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: flo
         grads = torch.autograd.grad(loss, deltas)
         if i < meta_steps:  # Meta-SGD; x tiles: the image mean weighs each tile's own mean by 1/tiles
             with torch.no_grad():
-                for d, g, r in zip(deltas, grads, lrs):
+                for d, g, r in zip(deltas, grads, lrs, strict=True):
                     d -= r * g * grid.count
         else:
-            for d, g in zip(deltas, grads):
+            for d, g in zip(deltas, grads, strict=True):
                 d.grad = g
             opt.step()
         if progress:

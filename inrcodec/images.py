@@ -19,7 +19,7 @@ from .errors import ImageError, ImageWarning, UsageError
 try:
     from PIL import ImageCms
 except ImportError:  # Pillow built without LittleCMS: ICC profiles are then ignored, with a warning
-    ImageCms = None
+    ImageCms = None  # type: ignore[assignment]  # mypy types the name as the module it imports
 
 MAX_SIDE = 65535  # the stream stores each side in 16 bits
 
@@ -73,11 +73,13 @@ def load_image(source: str | os.PathLike | IO[bytes], max_pixels: int | None = N
     With `max_pixels`, an image above it (or above 65535 on a side) is refused from its header,
     before its pixels are decoded. Pillow's own decompression-bomb guard stays as it is and
     refuses, as an ImageError, what it would only warn about."""
-    is_path = isinstance(source, (str, os.PathLike))
-    if not is_path and not hasattr(source, "read"):
+    if isinstance(source, (str, os.PathLike)):
+        p, is_path = Path(source), True
+    elif hasattr(source, "read"):
+        p, is_path = Path(str(getattr(source, "name", "<file object>"))), False  # a name for messages
+    else:
         raise TypeError("an image is a path, binary file object, PIL image or uint8 array, "
                         f"not {type(source).__name__}")
-    p = Path(source) if is_path else Path(str(getattr(source, "name", "<file object>")))  # a name for messages
     if is_path and not p.exists():
         raise ImageError(f"no such file: {p}")
     if is_path and p.is_dir():
@@ -118,6 +120,7 @@ def _to_srgb(img: Image.Image, icc: bytes, name: Path) -> Image.Image:
             out = ImageCms.profileToProfile(img.convert(colour_mode) if colour_mode else img,
                                             ImageCms.ImageCmsProfile(io.BytesIO(icc)),
                                             ImageCms.createProfile("sRGB"), outputMode="RGB")
+            assert out is not None  # profileToProfile returns None only when converting in place
             if colour_mode:
                 out.putalpha(img.getchannel("A"))
             return out

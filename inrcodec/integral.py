@@ -84,18 +84,18 @@ def sample(nodes: Params, points: list[Array]) -> Params:
     g = nodes[0].shape[-1]
     xp = x.namespace(nodes[0])
     same = [len(p) == g and bool((p == uniform(g, xp)).all()) for p in points]
-    mats = [None if s else x.like(cubic_matrix(g, p), nodes[0]) for s, p in zip(same, points)]
+    mats = [None if s else x.like(cubic_matrix(g, p), nodes[0]) for s, p in zip(same, points, strict=True)]
     quad = [x.like(trapezoid(p) * (g - 1) / 2, nodes[0]) for p in points]  # 1 per interior channel at width g
     out = []
     for i in range(0, len(nodes), 2):
         w, b = nodes[i], nodes[i + 1]
         layer = i // 2
-        if layer < len(points) and mats[layer] is not None:  # continuous output axis
-            w = w @ mats[layer].T
-            b = b @ mats[layer].T
+        if layer < len(points) and (m := mats[layer]) is not None:  # continuous output axis
+            w = w @ m.T
+            b = b @ m.T
         if layer > 0:  # continuous input axis: interpolate, then integrate
-            if mats[layer - 1] is not None:
-                w = mats[layer - 1] @ w
+            if (m := mats[layer - 1]) is not None:
+                w = m @ w
             w = w * quad[layer - 1][:, None]
         out += [w, b]
     return out

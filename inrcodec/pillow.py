@@ -74,7 +74,7 @@ class InrImageFile(ImageFile.ImageFile):
 class InrDecoder(ImageFile.PyDecoder):
     """Renders the whole stream at the tile's size in one call (args: the stream's length in bytes)."""
 
-    def decode(self, buffer: bytes) -> tuple[int, int]:
+    def decode(self, buffer: bytes) -> tuple[int, int]:  # type: ignore[override]  # load() passes bytes
         (length,) = self.args
         data = bytes(buffer)
         if len(data) < length:

@@ -71,7 +71,7 @@ class Level:
         if n == self.width:
             return self
         masks = take_nearest(self.masks, n)
-        return Level([v * m for v, m in zip(resample_nodes(self.values, n), masks)], masks,
+        return Level([v * m for v, m in zip(resample_nodes(self.values, n), masks, strict=True)], masks,
                      take_nearest(self.lrs, n))
 
     def to(self, device: str) -> Level:
@@ -122,12 +122,12 @@ def save_init(path: Path, name: str, spec: SirenSpec, tile: int, overlap: int,
               "levels": len(levels), "meta": meta}
     arrays["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)
     for k, lv in enumerate(levels):
-        for n, v, m, lr in zip(spec.names(), lv.values, lv.masks, lv.lrs):
+        for n, v, m, lr in zip(spec.names(), lv.values, lv.masks, lv.lrs, strict=True):
             arrays[f"L{k}.{n}.value"] = to_numpy(v).astype(np.float32)
             arrays[f"L{k}.{n}.mask"] = to_numpy(m).astype(np.uint8)
             arrays[f"L{k}.{n}.lr"] = to_numpy(lr).astype(np.float32)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)
     data = buf.getvalue()
     Path(path).write_bytes(data)
     return hashlib.sha256(data).hexdigest()
@@ -139,12 +139,14 @@ def _parse(data: bytes) -> SharedInit:
     if header.get("kind", "tiles") != "tiles":
         raise ValueError(f"init {header.get('name')!r} is not a tile init")
     spec = SirenSpec(**header["spec"])
+
+    def get(k: int, n: str, kind: str) -> np.ndarray:
+        return z[f"L{k}.{n}.{kind}"].copy()
     levels = []
     for k in range(header["levels"]):
-        get = lambda n, kind: z[f"L{k}.{n}.{kind}"].copy()  # noqa: E731
-        levels.append(Level(values=[get(n, "value") for n in spec.names()],
-                            masks=[get(n, "mask").astype(bool) for n in spec.names()],
-                            lrs=[get(n, "lr") for n in spec.names()]))
+        levels.append(Level(values=[get(k, n, "value") for n in spec.names()],
+                            masks=[get(k, n, "mask").astype(bool) for n in spec.names()],
+                            lrs=[get(k, n, "lr") for n in spec.names()]))
     return SharedInit(name=header["name"], spec=spec, tile=header["tile"], overlap=header["overlap"],
                       levels=levels, sha256=hashlib.sha256(data).hexdigest(), meta=header["meta"])
 

@@ -34,7 +34,7 @@ class SirenSpec:
         """Shapes of [W0, b0, W1, b1, ...]; W is (in, out) so that h @ W works."""
         dims = [self.in_features] + [self.hidden] * self.depth + [self.out_features]
         out: list[tuple[int, ...]] = []
-        for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+        for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
             out += [(fan_in, fan_out), (fan_out,)]
         return out
 

@@ -38,7 +38,7 @@ def step_offsets(sens: list[float]) -> list[int]:
 def quantize_fit(fitted: Fitted, global_index: int, rounding: float = 0.5) -> list[CodedTensor]:
     """Quantize every tensor's deltas with its own step: global index plus its sensitivity offset."""
     out = []
-    for d, off in zip(fitted.deltas, step_offsets(fitted.sensitivity)):
+    for d, off in zip(fitted.deltas, step_offsets(fitted.sensitivity), strict=True):
         idx = int(np.clip(global_index + off, 0, finest_index(d)))
         out.append(make_coded(quantize(d, idx, rounding), idx))
     return out

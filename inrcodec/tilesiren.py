@@ -67,7 +67,7 @@ def grid_for(init: SharedInit, height: int, width: int) -> TileGrid:
 def tile_params(level: Level, deltas: list[Array]) -> Params:
     """Scatter per-tile deltas (tiles, surviving) into full per-tile tensors around the init."""
     out = []
-    for v, m, d in zip(level.values, level.masks, deltas):
+    for v, m, d in zip(level.values, level.masks, deltas, strict=True):
         full = x.zeros((d.shape[0], math.prod(m.shape)), d)
         full[:, x.on(m.reshape(-1), d)] = d
         out.append(x.on(v, d) + full.reshape(d.shape[0], *v.shape))

@@ -45,7 +45,7 @@ class TileGrid:
     def count(self) -> int:
         return self.rows * self.cols
 
-    def _axis(self, native: int, n_tiles: int, out: int):
+    def _axis(self, native: int, n_tiles: int, out: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per tile along one axis: output indices inside its box, local coords, blend weights."""
         side = native / n_tiles
         centres = (np.arange(out) + 0.5) * native / out  # output pixel centres, native units

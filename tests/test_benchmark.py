@@ -12,9 +12,9 @@ from PIL import Image
 
 from benchmarks.classic import CLASSICS
 from benchmarks.report import point_key, read_rows
-from inrcodec.tiles import choose_network
 from inrcodec.example import synthetic_image
 from inrcodec.sharedinit import DEFAULT_INIT, load_init
+from inrcodec.tiles import choose_network
 
 ROOT = Path(__file__).resolve().parent.parent
 

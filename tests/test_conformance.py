@@ -36,7 +36,8 @@ def test_conformance_stream(name):
         assert np.abs(out.astype(int) - expected).max() <= 1
         assert psnr(out, source) == pytest.approx(entry[kind]["psnr_vs_source"], abs=0.05)
         if hashlib.sha256(out.tobytes()).hexdigest() != entry[kind]["sha256"]:
-            warnings.warn(f"{name} ({kind}): pixels within one level of, but not bit-identical to, the reference")
+            warnings.warn(f"{name} ({kind}): pixels within one level of, but not bit-identical to, the reference",
+                          stacklevel=1)
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

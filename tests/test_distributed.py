@@ -42,12 +42,13 @@ def test_two_gloo_ranks_match_one_process_with_the_whole_batch(tmp_path):
     assert not (tmp_path / "run.ckpt").exists()
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     alone, history = meta_train(SPEC, tiles(16), tiles(5, seed=1), CFG)
-    for a, b, one in zip(ranks[0]["levels"], ranks[1]["levels"], alone):
-        assert all(torch.equal(x, y) for x, y in zip(a, b))  # the ranks never drift apart
-        assert all(torch.allclose(x.float(), y.float(), atol=1e-5) for x, y in zip(a, one.values + one.masks + one.lrs))
+    for a, b, one in zip(ranks[0]["levels"], ranks[1]["levels"], alone, strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))  # the ranks never drift apart
+        assert all(torch.allclose(x.float(), y.float(), atol=1e-5)
+                   for x, y in zip(a, one.values + one.masks + one.lrs, strict=True))
     scores = [[h["val_psnr_after_inner_steps"] for h in r["history"]] for r in ranks]
     assert scores[0] == scores[1]  # val is scored once, shared by the ranks
-    for h, h1 in zip(ranks[0]["history"], history):
+    for h, h1 in zip(ranks[0]["history"], history, strict=True):
         assert h["val_psnr_after_inner_steps"] == pytest.approx(h1["val_psnr_after_inner_steps"], abs=0.02)
 
 
@@ -67,5 +68,5 @@ def test_two_ranks_resume_together_from_one_checkpoint(tmp_path):
     launch(_rank_run, 2, "gloo", str(interrupted))
     for r in (0, 1):
         a, b = (torch.load(d / f"rank{r}.pt") for d in (whole, interrupted))
-        for x, y in zip(a["levels"], b["levels"]):
-            assert all(torch.equal(u, v) for u, v in zip(x, y))
+        for x, y in zip(a["levels"], b["levels"], strict=True):
+            assert all(torch.equal(u, v) for u, v in zip(x, y, strict=True))

@@ -23,7 +23,7 @@ from inrcodec import cli, decoder, encoder
 from inrcodec.errors import ImageError, ImageWarning
 from inrcodec.example import synthetic_image
 from inrcodec.images import load_image
-from tests.test_cli_errors import assert_clean_error, inr, png, run  # noqa: F401 (fixtures)
+from tests.test_cli_errors import assert_clean_error
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

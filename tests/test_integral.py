@@ -4,20 +4,29 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from inrcodec.siren import SirenSpec, siren_forward, siren_init
 from inrcodec.integral import cubic_matrix, node_values, sample, trapezoid, uniform
-from training.integral import (channel_features, l1_channels, partition, permute_channels, select_channels, smooth,
-                               total_variation, two_opt_order)
+from inrcodec.siren import SirenSpec, siren_forward, siren_init
+from training.integral import (
+    channel_features,
+    l1_channels,
+    partition,
+    permute_channels,
+    select_channels,
+    smooth,
+    total_variation,
+    two_opt_order,
+)
 from training.metasparse import tile_coords
 
 SPEC = SirenSpec(hidden=12, depth=3, w0=30.0)
+COORDS = tile_coords(8)
 
 
 def net() -> list[torch.Tensor]:
     return siren_init(SPEC, torch.Generator().manual_seed(0))
 
 
-def out(params, coords=tile_coords(8)) -> torch.Tensor:
+def out(params, coords=COORDS) -> torch.Tensor:
     return siren_forward([p.unsqueeze(0) for p in params], coords, SPEC)
 
 
@@ -41,11 +50,11 @@ def test_a_converted_network_samples_back_exactly_at_full_width_and_scales_to_an
     values = net()
     nodes = node_values(values)
     full = sample(nodes, [uniform(SPEC.hidden, torch)] * SPEC.depth)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(full, values))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(full, values, strict=True))
     narrow = sample(nodes, [uniform(5, torch)] * SPEC.depth)
     assert [tuple(t.shape) for t in narrow] == [tuple(s) for s in SirenSpec(hidden=5, depth=3).shapes()]
     batched = sample([torch.stack([v, 2 * v]) for v in nodes], [uniform(5, torch)] * SPEC.depth)
-    assert all(torch.allclose(b[0], t, atol=1e-6) for b, t in zip(batched, narrow))
+    assert all(torch.allclose(b[0], t, atol=1e-6) for b, t in zip(batched, narrow, strict=True))
 
 
 def test_channel_order_leaves_the_function_unchanged_and_smooths_the_weights():
@@ -56,7 +65,7 @@ def test_channel_order_leaves_the_function_unchanged_and_smooths_the_weights():
     assert torch.allclose(out(permute_channels(values, 1, order)), out(values), atol=1e-5)
     smoothed, (twin,) = smooth(values, SPEC, [values])
     assert torch.allclose(out(smoothed), out(values), atol=1e-5)
-    assert all(torch.equal(a, b) for a, b in zip(smoothed, twin))
+    assert all(torch.equal(a, b) for a, b in zip(smoothed, twin, strict=True))
 
 
 def test_l1_channel_pruning_keeps_the_heaviest_channels():

@@ -53,7 +53,8 @@ def test_numpy_and_torch_render_the_same_stream_alike():
     params = tilecoding.dequantized_params(p.rep.net, p.rep.grid, tensors)
     h, w = p.header.height, p.header.width
     torch_net = TileNetwork.of(p.init.to("cpu"), p.rep.settings.level, p.rep.settings.width)  # as the encoder builds it
-    assert all(torch.equal(torch.as_tensor(a), b) for a, b in zip(p.rep.net.level.masks, torch_net.level.masks))
+    assert all(torch.equal(torch.as_tensor(a), b)
+               for a, b in zip(p.rep.net.level.masks, torch_net.level.masks, strict=True))
     for width in (None, 7):
         ours = render(p.rep.net, params, p.rep.grid, h, w, width=width)
         theirs = render(torch_net, [torch.from_numpy(a) for a in params], p.rep.grid, h, w, width=width)

@@ -8,9 +8,8 @@ import pytest
 from PIL import Image, UnidentifiedImageError
 
 import inrcodec
-import inrcodec.pillow  # noqa: F401  (registers the format)
 from inrcodec.example import synthetic_image
-from inrcodec.pillow import draft_size
+from inrcodec.pillow import draft_size  # the import registers the format
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pytest
 
 import inrcodec
 from inrcodec import bitstream, decoder
-
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
 

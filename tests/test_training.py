@@ -39,25 +39,25 @@ def test_pruners_drop_the_fraction_of_surviving_weights_and_never_biases(pruner)
     assert kept(once) == total - round(0.2 * total)
     assert kept(twice) == kept(once) - round(0.2 * kept(once))
     assert all(m.all() for m in twice[1::2])  # biases
-    assert all(not (b & ~a).any() for a, b in zip(once, twice))  # nested
+    assert all(not (b & ~a).any() for a, b in zip(once, twice, strict=True))  # nested
 
 
 def test_magnitude_pruning_keeps_the_largest_weights():
     values = siren_init(SPEC, torch.Generator().manual_seed(0))
     masks = global_magnitude_prune(values, [torch.ones_like(v, dtype=torch.bool) for v in values], 0.5)
-    dropped = torch.cat([v[~m] for v, m in zip(values[0::2], masks[0::2])]).abs()
-    survived = torch.cat([v[m] for v, m in zip(values[0::2], masks[0::2])]).abs()
+    dropped = torch.cat([v[~m] for v, m in zip(values[0::2], masks[0::2], strict=True)]).abs()
+    survived = torch.cat([v[m] for v, m in zip(values[0::2], masks[0::2], strict=True)]).abs()
     assert dropped.max() <= survived.min()
 
 
 def test_batched_pruning_gives_each_network_its_own_threshold():
     nets = [siren_init(SPEC, torch.Generator().manual_seed(s)) for s in (0, 1)]
     ones = [torch.ones_like(v, dtype=torch.bool) for v in nets[0]]
-    batch = [torch.stack(vs) for vs in zip(*nets)]
+    batch = [torch.stack(vs) for vs in zip(*nets, strict=True)]
     together = global_magnitude_prune(batch, [m.expand(2, *m.shape) for m in ones], 0.3)
     for i, net in enumerate(nets):
         alone = global_magnitude_prune(net, ones, 0.3)
-        assert all(torch.equal(a, t[i]) for a, t in zip(alone, together))
+        assert all(torch.equal(a, t[i]) for a, t in zip(alone, together, strict=True))
 
 
 def test_meta_train_rounds_are_nested_and_random_pruning_continues_from_a_level():
@@ -68,7 +68,7 @@ def test_meta_train_rounds_are_nested_and_random_pruning_continues_from_a_level(
     assert [h["round"] for h in history] == [0, 1, 2]
     rp, _ = meta_train(SPEC, data, val, replace(cfg, dense_steps=0, rounds=1), start=levels[0], pruner=random_prune)
     assert len(rp) == 1 and round(rp[0].density, 2) == 0.8
-    assert not all(torch.equal(a, b) for a, b in zip(rp[0].masks, levels[1].masks))
+    assert not all(torch.equal(a, b) for a, b in zip(rp[0].masks, levels[1].masks, strict=True))
 
 
 def test_fit_curve_fits_each_image_as_if_alone():
@@ -125,8 +125,9 @@ def test_an_interrupted_meta_training_resumes_from_its_checkpoint_and_takes_the_
     with pytest.raises(ValueError, match="other settings .*pruner"):
         meta_train(SPEC, data, val, cfg, checkpoint=ckpt)
     resumed, resumed_history = meta_train(SPEC, data, val, cfg, pruner=random_prune, checkpoint=ckpt)
-    for a, b in zip(whole, resumed):
-        assert all(torch.equal(x, y) for x, y in zip(a.values + a.masks + a.lrs, b.values + b.masks + b.lrs))
+    for a, b in zip(whole, resumed, strict=True):
+        assert all(torch.equal(x, y)
+                   for x, y in zip(a.values + a.masks + a.lrs, b.values + b.masks + b.lrs, strict=True))
     assert [h["val_psnr_after_inner_steps"] for h in history] == [h["val_psnr_after_inner_steps"] for h in resumed_history]
     assert not ckpt.exists()  # a finished run leaves nothing to resume
 

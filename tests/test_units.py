@@ -1,6 +1,7 @@
 """Building blocks: step table, entropy coder, tiling, init file."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -73,12 +74,12 @@ def test_shipped_init_is_small_sparse_and_identified():
     init = load_init(SPARSE_INIT)
     assert init.name == SPARSE_INIT and len(init.checksum) == 8
     densities = [lv.density for lv in init.levels]
-    assert densities[0] == 1.0 and all(a > b for a, b in zip(densities, densities[1:]))
-    for a, b in zip(init.levels, init.levels[1:]):  # masks are nested
-        for ma, mb in zip(a.masks, b.masks):
+    assert densities[0] == 1.0 and all(a > b for a, b in itertools.pairwise(densities))
+    for a, b in itertools.pairwise(init.levels):  # masks are nested
+        for ma, mb in zip(a.masks, b.masks, strict=True):
             assert not (mb & ~ma).any()
     for lv in init.levels:
-        for v, m in zip(lv.values, lv.masks):
+        for v, m in zip(lv.values, lv.masks, strict=True):
             assert not v[~m].any()
         assert all(m.all() for m in lv.masks[1::2])  # biases are never pruned
     assert math.isfinite(sum(float(r.sum()) for r in init.levels[-1].lrs))

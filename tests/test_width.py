@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 import inrcodec
-from inrcodec import bitstream, decoder, encoder, tilecoding, tiles
+from inrcodec import bitstream, decoder, tilecoding, tiles
 from inrcodec.cli import main
 from inrcodec.example import synthetic_image
 from inrcodec.integral import as_weights, nearest, resample_nodes, sample, take_nearest, uniform
@@ -54,9 +54,10 @@ def test_a_level_at_its_own_width_is_itself_and_narrower_widths_keep_shapes_and_
     for n in (12, 20, 27):
         lv = level.at_width(n)
         assert [tuple(v.shape) for v in lv.values] == [tuple(s) for s in INIT.spec.__class__(hidden=n).shapes()]
-        assert all(not bool((v[~m] != 0).any()) for v, m in zip(lv.values, lv.masks))  # pruned entries are 0
+        assert all(not bool((v[~m] != 0).any())  # pruned entries are 0
+                   for v, m in zip(lv.values, lv.masks, strict=True))
         assert all(m.all() for m in lv.masks[1::2])  # biases always adapt
-        for a, b in zip(lv.masks[0::2], level.masks[0::2]):  # each weight tensor keeps about its density
+        for a, b in zip(lv.masks[0::2], level.masks[0::2], strict=True):  # each weight tensor keeps about its density
             assert abs(a.float().mean() - b.float().mean()) < 0.15
         assert all(bool((r > 0).all()) for r in lv.lrs)
 
@@ -64,8 +65,9 @@ def test_a_level_at_its_own_width_is_itself_and_narrower_widths_keep_shapes_and_
 def test_nodes_resampled_to_their_own_width_give_the_same_network():
     nodes = INIT.levels[0].values
     again = resample_nodes(nodes, G)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(again, nodes))
-    assert all(torch.equal(a, b) for a, b in zip(as_weights(nodes), sample(nodes, [uniform(G, torch)] * 3)))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(again, nodes, strict=True))
+    uniform_weights = sample(nodes, [uniform(G, torch)] * 3)
+    assert all(torch.equal(a, b) for a, b in zip(as_weights(nodes), uniform_weights, strict=True))
     assert [t.shape[-1] for t in take_nearest(INIT.levels[0].masks, 9)[:-2]] == [9] * 6
 
 

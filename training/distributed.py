@@ -44,7 +44,7 @@ def average_gradients(tensors: list[torch.Tensor]) -> None:
     dist.all_reduce(flat)
     flat /= size
     offset = 0
-    for t, g in zip(tensors, grads):
+    for t, g in zip(tensors, grads, strict=True):
         t.grad = flat[offset:offset + g.numel()].view_as(g).clone()
         offset += g.numel()
 

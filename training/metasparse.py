@@ -28,8 +28,16 @@ import torch
 from inrcodec.alloc import tune_allocator
 from inrcodec.sharedinit import Level, load_init_file, save_init, weight_density
 from inrcodec.siren import Params, SirenSpec, siren_forward, siren_init
-from training.distributed import (average_gradients, backend_for, barrier, gather_objects, launch, rank_and_size,
-                                  rank_device, weighted_mean)
+from training.distributed import (
+    average_gradients,
+    backend_for,
+    barrier,
+    gather_objects,
+    launch,
+    rank_and_size,
+    rank_device,
+    weighted_mean,
+)
 from training.integral import integral_level, width_view
 
 
@@ -62,11 +70,11 @@ def adapt(values: Params, masks: list[torch.Tensor], lrs: Params, target: torch.
           net: NetMap | None = None) -> Params:
     """K Meta-SGD steps on every tile (or image) of the batch at once; returns per-tile parameters."""
     n = target.shape[0]
-    p = [(v * m).unsqueeze(0).expand(n, *v.shape) for v, m in zip(values, masks)]
+    p = [(v * m).unsqueeze(0).expand(n, *v.shape) for v, m in zip(values, masks, strict=True)]
     for _ in range(steps):
         loss = (forward(p, coords, spec, net) - target).pow(2).mean(dim=(1, 2)).sum()
         grads = torch.autograd.grad(loss, p, create_graph=second_order)
-        p = [pi - lr * m * g for pi, lr, m, g in zip(p, lrs, masks, grads)]
+        p = [pi - lr * m * g for pi, lr, m, g in zip(p, lrs, masks, grads, strict=True)]
     return p
 
 
@@ -91,14 +99,14 @@ def _prune_by_score(scores: list[torch.Tensor], masks: list[torch.Tensor], fract
     """
     batched = scores[0].dim() == 3
     s = [x if batched else x.unsqueeze(0) for x in scores]
-    m = [(mk if batched else mk.unsqueeze(0)).expand_as(x) for mk, x in zip(masks[0::2], s)]
+    m = [(mk if batched else mk.unsqueeze(0)).expand_as(x) for mk, x in zip(masks[0::2], s, strict=True)]
     k = round(fraction * int(sum(mk[0].sum() for mk in m)))
     if k == 0:
         return masks
-    flat = torch.cat([x.masked_fill(~mk, math.inf).flatten(1) for x, mk in zip(s, m)], 1)
+    flat = torch.cat([x.masked_fill(~mk, math.inf).flatten(1) for x, mk in zip(s, m, strict=True)], 1)
     threshold = torch.kthvalue(flat, k, dim=1).values.view(-1, 1, 1)
     new = list(masks)
-    for i, (x, mk) in enumerate(zip(s, m)):
+    for i, (x, mk) in enumerate(zip(s, m, strict=True)):
         kept = mk & (x > threshold)
         new[2 * i] = kept if batched else kept[0]
     return new
@@ -204,7 +212,9 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i + off, total) / total)))
     max_log_lr = math.log(cfg.inner_lr * cfg.max_lr_factor)
-    step_sizes = lambda: [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]  # noqa: E731
+
+    def step_sizes() -> list[torch.Tensor]:
+        return [lr.clamp(-12, max_log_lr).exp() for lr in log_lrs]
 
     def score() -> tuple[float, list[float]]:
         """Mean val PSNR over the views (what selection maximises), and each view's."""
@@ -224,7 +234,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
     saved = _resume(ckpt, settings, device) if ckpt is not None and ckpt.exists() else None
     if saved:
         with torch.no_grad():
-            for t, v in zip(values + log_lrs, saved["values"] + saved["log_lrs"]):
+            for t, v in zip(values + log_lrs, saved["values"] + saved["log_lrs"], strict=True):
                 t.copy_(v)
         masks = [m.to(device) for m in saved["masks"]]
         opt.load_state_dict(saved["opt"])
@@ -240,7 +250,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
         if prune and not resumed:
             with torch.no_grad():
                 masks = pruner(values, masks, cfg.prune_fraction, gen)
-                for v, m in zip(values, masks):
+                for v, m in zip(values, masks, strict=True):
                     v.mul_(m)
         if not resumed:  # the round's starting state is a candidate too: a round never ends worse than it began
             best = (*score(), [t.detach().clone() for t in values + log_lrs])
@@ -263,7 +273,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                 opt.step()
                 sched.step()
                 with torch.no_grad():
-                    for v, m in zip(values, masks):
+                    for v, m in zip(values, masks, strict=True):
                         v.mul_(m)
                 if step % cfg.val_every == 0 or step == n_steps:
                     now, each = score()
@@ -277,7 +287,8 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                     if ckpt is not None:  # every rank is here: the gather and the barrier are collective
                         rngs = gather_objects(rng.bit_generator.state)
                         if rank == 0:
-                            cpu = lambda ts: [t.detach().cpu() for t in ts]  # noqa: E731
+                            def cpu(ts: list[torch.Tensor]) -> list[torch.Tensor]:
+                                return [t.detach().cpu() for t in ts]
                             _save(ckpt, {"settings": settings, "round": rnd, "step": step, "values": cpu(values),
                                          "log_lrs": cpu(log_lrs), "masks": cpu(masks), "opt": opt.state_dict(),
                                          "sched": sched.state_dict(), "rngs": rngs, "gen": gen.get_state(),
@@ -285,7 +296,7 @@ def meta_train(spec: SirenSpec, data: np.ndarray, val: np.ndarray, cfg: MetaConf
                                          "seconds": time.time() - t0})
                         barrier()  # no rank runs ahead of a checkpoint that might not be written
         with torch.no_grad():
-            for t, b in zip(values + log_lrs, best[2]):
+            for t, b in zip(values + log_lrs, best[2], strict=True):
                 t.copy_(b)
         level = Level(values=[v.detach().clone() for v in values], masks=[m.clone() for m in masks],
                       lrs=[s.detach() for s in step_sizes()]).to("cpu")
@@ -328,7 +339,8 @@ def train(args) -> None:
         start = integral_level(load_init_file(args.start).levels[0].to("cpu"), spec)
     if args.min_width:  # one node grid for every width: each outer step trains a random one
         # the sandwich rule (slimmable networks): full width every step, plus a random narrower one
-        views = lambda rng: [width_view(spec.hidden), width_view(int(rng.integers(args.min_width, spec.hidden)))]  # noqa: E731
+        views = lambda rng: [width_view(spec.hidden),  # noqa: E731  a value: it stays None without --min-width
+                             width_view(int(rng.integers(args.min_width, spec.hidden)))]
         val_widths = sorted({args.min_width, (args.min_width + spec.hidden) // 2, spec.hidden})
         val_views = [width_view(n) for n in val_widths]
     t0 = time.time()

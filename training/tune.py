@@ -44,11 +44,11 @@ def policies(results: dict[tuple[int, int], list[float]], rates: list[float], fu
     """Rate -> (width, level) tables from mean PSNR per (width, level) at each rate."""
     fixed = max((k for w, k in results if w == full), key=lambda k: np.mean(results[full, k]))
     allowed = {"ladder": lambda w, k: w == full, "width": lambda w, k: k == fixed, "both": lambda w, k: True}
-    bounds = [math.sqrt(a * b) for a, b in zip(rates, rates[1:])] + [64.0]  # geometric midpoints
+    bounds = [math.sqrt(a * b) for a, b in itertools.pairwise(rates)] + [64.0]  # geometric midpoints
     out = {}
     for name in POLICIES:
         rows = []
-        for i, (rate, bound) in enumerate(zip(rates, bounds)):
+        for i, (rate, bound) in enumerate(zip(rates, bounds, strict=True)):
             w, k = max((key for key in results if allowed[name](*key)), key=lambda key: results[key][i])
             rows.append({"max_bpp": round(bound, 4), "width": w, "level": k, "val_bpp": rate,
                          "val_psnr": round(float(results[w, k][i]), 3)})
@@ -84,10 +84,10 @@ def main() -> None:
         scores = pts[:, :, 1].mean(0)  # (rate,)
         lr_results[width, level, lr] = scores
         print(f"width {width or init.spec.hidden} level {level} (density {init.levels[level].density:.3f}) "
-              f"lr {lr:g}: mean PSNR " + " ".join(f"{r}bpp {p:.2f}" for r, p in zip(a.rates, scores))
+              f"lr {lr:g}: mean PSNR " + " ".join(f"{r}bpp {p:.2f}" for r, p in zip(a.rates, scores, strict=True))
               + " | mean bpp " + " ".join(f"{b:.3f}" for b in pts[:, :, 0].mean(0))
               + f" | mean {scores.mean():.2f} ({time.time() - t0:.0f}s)", flush=True)
-    for (width, level, lr), scores in lr_results.items():  # best lr per (width, level)
+    for (width, level, _lr), scores in lr_results.items():  # best lr per (width, level)
         key = (width or init.spec.hidden, level)
         if key not in results or scores.mean() > np.mean(results[key]):
             results[key] = scores.tolist()
