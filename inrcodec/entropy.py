@@ -7,6 +7,7 @@ length, so the decoder rebuilds exactly the same model from the header on any ma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import constriction
 import numpy as np
@@ -67,7 +68,7 @@ def _model(radius: int) -> constriction.stream.model.QuantizedLaplace:
     return constriction.stream.model.QuantizedLaplace(-radius, radius)
 
 
-def encode_into(encoder, tensors: list[CodedTensor]) -> None:
+def encode_into(encoder: Any, tensors: list[CodedTensor]) -> None:
     """Range-code the tensors into `encoder` (a constriction RangeEncoder); all-zero tensors cost nothing."""
     for t in tensors:
         if t.radius:
@@ -82,7 +83,7 @@ def encode_tensors(tensors: list[CodedTensor]) -> np.ndarray:
     return enc.get_compressed()
 
 
-def decode_from(decoder, layout: list[tuple[int, int, int, int]]) -> list[CodedTensor]:
+def decode_from(decoder: Any, layout: list[tuple[int, int, int, int]]) -> list[CodedTensor]:
     """Inverse of encode_into from `decoder` (a constriction RangeDecoder); layout gives (count,
     step_index, scale_index, radius) per tensor. Each coded tensor must reach its radius."""
     out = []

@@ -12,8 +12,9 @@ at once); the encoder codes the symbols in that same order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import constriction
 import numpy as np
@@ -42,6 +43,7 @@ class IntegerArm:
 
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
+    _layers: tuple[tuple[np.ndarray, np.ndarray], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         dims = [w.shape for w in self.weights]
@@ -118,11 +120,11 @@ def contexts(padded: np.ndarray, coarser: np.ndarray | None, ys: np.ndarray, xs:
     return ctx
 
 
-def _model(radius: int):
+def _model(radius: int) -> Any:
     return constriction.stream.model.QuantizedLaplace(-radius, radius)
 
 
-def encode_latents(arm: IntegerArm, grids: list[np.ndarray], encoder) -> None:
+def encode_latents(arm: IntegerArm, grids: list[np.ndarray], encoder: Any) -> None:
     """Code every grid with a nonzero radius, coarsest first, into `encoder` (a constriction RangeEncoder)."""
     radius = max(int(np.abs(g).max(initial=0)) for g in grids)
     for lv in reversed(range(len(grids))):
@@ -135,7 +137,7 @@ def encode_latents(arm: IntegerArm, grids: list[np.ndarray], encoder) -> None:
         encoder.encode(grid.ravel()[coding_order(*grid.shape)].astype(np.int32), _model(radius), mean, scale)
 
 
-def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[int], decoder,
+def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[int], decoder: Any,
                    levels: int | None = None) -> list[np.ndarray]:
     """Inverse of encode_latents, from `decoder` (a constriction RangeDecoder) positioned at the latents,
     one batch of the context model and one decoder call per wavefront.

@@ -80,12 +80,12 @@ def level_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[torch.T
 
 def grid_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[torch.Tensor]) -> torch.Tensor:
     """(N,) bits of all the grids (an all-zero grid is priced too, though the stream codes it free)."""
-    return sum(level_bits(arm, grids))
+    return torch.stack(level_bits(arm, grids)).sum(0)
 
 
 def upsampler(height: int, width: int, levels: int, device: str) -> list[tuple[torch.Tensor | None, ...]]:
     """Per level, the (rows, cols) bicubic matrices to the native grid (grid.axis_matrix) as tensors."""
-    def t(a):
+    def t(a: np.ndarray | None) -> torch.Tensor | None:
         return None if a is None else torch.from_numpy(a).to(device)
     return [(t(axis_matrix(height, lv, height)), t(axis_matrix(width, lv, width))) for lv in range(levels)]
 
@@ -155,7 +155,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         out = synthesize(with_update(values, masks, deltas), upsample(q, mats), init.activation)
         mse = (out - target).pow(2).mean()
         bpp = grid_bits(arm, q).sum() / (h * w)
-        if k in adapt:
+        if target_bpp and k in adapt:
             lam *= (float(bpp.detach()) / target_bpp) ** RATE_SLOPE
         opt.zero_grad()
         (mse + lam * bpp).backward()

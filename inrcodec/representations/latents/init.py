@@ -52,7 +52,7 @@ def save_latent_init(path: Path, name: str, activation: str, values: list[np.nda
     """Write the init (fixed key order, no timestamps) and return its sha256."""
     header = {"name": name, "kind": KIND, "levels": int(values[0].shape[0]), "activation": activation,
               "synthesis": len(values), "arm": len(arm.weights), "meta": meta}
-    arrays = {"header": np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)}
+    arrays: dict[str, np.ndarray] = {"header": np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)}
     for i, (v, m) in enumerate(zip(values, masks, strict=True)):
         arrays[f"synth.{i}.value"] = np.asarray(v * m, np.float32)
         arrays[f"synth.{i}.mask"] = np.asarray(m, np.uint8)
@@ -60,7 +60,7 @@ def save_latent_init(path: Path, name: str, activation: str, values: list[np.nda
         arrays[f"arm.{k}.weight"] = np.asarray(w, np.int32)
         arrays[f"arm.{k}.bias"] = np.asarray(b, np.int32)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)
     Path(path).write_bytes(buf.getvalue())
     return hashlib.sha256(buf.getvalue()).hexdigest()
 
