@@ -48,7 +48,8 @@ def test_conformance_source_encodes_to_the_same_bytes(name):
     assert inrcodec.encode(source, **MANIFEST[name]["settings"]) == (HERE / f"{name}.inr").read_bytes()
 
 
-def test_conformance_set_covers_both_representations_and_a_preview():
+def test_conformance_set_covers_every_version_and_their_previews():
     versions = {(HERE / f"{name}.inr").read_bytes()[4] for name in MANIFEST}
-    assert len(MANIFEST) >= 5 and versions == {1, 2}
-    assert any("preview" in entry for entry in MANIFEST.values())
+    assert len(MANIFEST) >= 7 and versions == {1, 2, 3}
+    previews = {(HERE / f"{name}.inr").read_bytes()[4] for name, entry in MANIFEST.items() if "preview" in entry}
+    assert previews == {2, 3}
