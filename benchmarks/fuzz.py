@@ -232,12 +232,17 @@ class _Pool:
 @click.option("--memory-mb", default=3072, show_default=True, help="address-space cap of each worker (RLIMIT_AS)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+@click.option("--only", multiple=True, metavar="PREFIX",
+              help="only the streams whose names start so (e.g. latents: a new version's); mutants are the same")
+@click.option("--name", default="fuzz", show_default=True, help="results file stem")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def main(mutants: int, jobs: int, timeout: float, memory_mb: int, seed: int, out: Path, quiet: bool) -> None:
+def main(mutants: int, jobs: int, timeout: float, memory_mb: int, seed: int, out: Path, only: tuple[str, ...],
+         name: str, quiet: bool) -> None:
     """Decode mutants of every conformance stream in both CRC modes; count refusals, decodes and failures."""
     data = conformance_streams()
     streams = list(data)
-    counts = {(s, m): Counter() for s in range(len(streams)) for m in range(len(MODES))}
+    chosen = [s for s, n in enumerate(streams) if not only or n.startswith(only)]
+    counts = {(s, m): Counter() for s in chosen for m in range(len(MODES))}
     seconds: dict[tuple[int, int], float] = {}
     findings: list[str] = []
 
@@ -259,18 +264,18 @@ def main(mutants: int, jobs: int, timeout: float, memory_mb: int, seed: int, out
                 seconds[key] = time.monotonic() - t0
     finally:
         pool.close()
-    write(out, streams, counts, seconds, findings, time.monotonic() - t_start, jobs, timeout, memory_mb)
+    write(out / name, streams, counts, seconds, findings, time.monotonic() - t_start, jobs, timeout, memory_mb)
 
 
-def write(out: Path, streams: list[str], counts: dict, seconds: dict, findings: list[str], total_s: float,
+def write(stem: Path, streams: list[str], counts: dict, seconds: dict, findings: list[str], total_s: float,
           jobs: int, timeout: float, memory_mb: int) -> None:
-    """fuzz.csv (one row per stream and mode) and fuzz.md (the same table, totals, machine and findings)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """STEM.csv (one row per stream and mode) and STEM.md (the same table, totals, machine and findings)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
     rows = [{"stream": streams[s], "mode": MODES[m], "mutants": sum(c.values()),
              **{o.replace("-", "_"): c[o] for o in OUTCOMES}, "seconds": round(seconds[s, m], 2),
              "mutants_per_s": round(sum(c.values()) / max(seconds[s, m], 1e-9), 1)}
             for (s, m), c in counts.items()]
-    with open(out / "fuzz.csv", "w", newline="") as f:
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
@@ -290,7 +295,7 @@ def write(out: Path, streams: list[str], counts: dict, seconds: dict, findings: 
     if findings:
         lines += ["", "## Findings (first 20)", "", "| stream | mode | index | mutation | outcome | detail |",
                   "|---|---|---|---|---|---|", *findings]
-    (out / "fuzz.md").write_text("\n".join(lines) + "\n")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

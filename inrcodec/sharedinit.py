@@ -14,10 +14,12 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -166,26 +168,42 @@ def shipped_bytes(name: str) -> bytes:
     return res.read_bytes()
 
 
-def check_name(init_name: str, name: str) -> None:
-    """A shipped file must declare the name it is shipped under."""
-    if init_name != name:
-        raise ValueError(f"init file {name}.npz declares the name {init_name!r}")
+class NamedInit(Protocol):
+    @property
+    def name(self) -> str: ...
 
 
-@lru_cache(maxsize=4)
-def load_init(name: str = DEFAULT_INIT) -> SharedInit:
-    """Load a shipped tile init by name (see shipped_bytes; load_init_file for research inits)."""
-    init = _parse(shipped_bytes(name))
-    check_name(init.name, name)
-    return init
+InitT = TypeVar("InitT", bound=NamedInit)
 
 
-@lru_cache(maxsize=4)
-def load_init_file(path: str | Path) -> SharedInit:
-    """Load an init from an explicit .npz path: research inits (training, benchmarks, `init=` arguments)."""
-    return _parse(Path(path).read_bytes())
+@dataclass(frozen=True)
+class InitLoaders(Generic[InitT]):
+    """How one representation's inits load, from their file parser: `shipped` by name (what a stream
+    names; the file must declare that name), `file` from an explicit .npz path (research inits:
+    training, benchmarks, `init=`), `open` either, as a user gives it. Loads are cached."""
+
+    shipped: Callable[[str], InitT]
+    file: Callable[[str | Path], InitT]
+
+    @classmethod
+    def of(cls, parse: Callable[[bytes], InitT]) -> InitLoaders[InitT]:
+        @lru_cache(maxsize=4)
+        def shipped(name: str) -> InitT:
+            init = parse(shipped_bytes(name))
+            if init.name != name:
+                raise ValueError(f"init file {name}.npz declares the name {init.name!r}")
+            return init
+
+        @lru_cache(maxsize=4)
+        def file(path: str | Path) -> InitT:
+            return parse(Path(path).read_bytes())
+
+        return cls(shipped, file)
+
+    def open(self, name_or_path: str | Path) -> InitT:
+        """A path ending in .npz, else a shipped name."""
+        return self.file(name_or_path) if str(name_or_path).endswith(".npz") else self.shipped(str(name_or_path))
 
 
-def open_init(name_or_path: str | Path) -> SharedInit:
-    """An init the user chose: a path ending in .npz, else a shipped name."""
-    return load_init_file(name_or_path) if str(name_or_path).endswith(".npz") else load_init(str(name_or_path))
+TILE_INITS = InitLoaders.of(_parse)
+load_init, load_init_file, open_init = TILE_INITS.shipped, TILE_INITS.file, TILE_INITS.open

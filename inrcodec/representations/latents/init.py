@@ -11,12 +11,11 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ...sharedinit import check_name, shipped_bytes
+from ...sharedinit import InitLoaders
 from .arm import IntegerArm
 from .synthesis import ACTIVATIONS
 
@@ -78,21 +77,6 @@ def _parse(data: bytes) -> LatentInit:
                       hashlib.sha256(data).hexdigest(), header["meta"])
 
 
-@lru_cache(maxsize=4)
-def load_latent_init(name: str = LATENT_INIT) -> LatentInit:
-    """A shipped latent init by name (never a path: streams name their init)."""
-    init = _parse(shipped_bytes(name))
-    check_name(init.name, name)
-    return init
-
-
-@lru_cache(maxsize=4)
-def load_latent_init_file(path: str | Path) -> LatentInit:
-    """A latent init from an explicit .npz path: research inits (training, benchmarks, `init=`)."""
-    return _parse(Path(path).read_bytes())
-
-
-def open_latent_init(name_or_path: str | Path) -> LatentInit:
-    """An init the user chose: a path ending in .npz, else a shipped name."""
-    s = str(name_or_path)
-    return load_latent_init_file(s) if s.endswith(".npz") else load_latent_init(s)
+LATENT_INITS = InitLoaders.of(_parse)
+load_latent_init, load_latent_init_file, open_latent_init = (LATENT_INITS.shipped, LATENT_INITS.file,
+                                                             LATENT_INITS.open)
