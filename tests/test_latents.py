@@ -206,3 +206,12 @@ def test_the_cli_encodes_with_a_latent_init_and_reports_what_it_coded(init_path,
     coded = psnr(inrcodec.decode(dst.read_bytes(), init=init_path), image)
     assert f"{coded:.2f} dB PSNR" in result.output
     assert dst.read_bytes()[5] == LATENTS
+
+
+def test_an_arm_whose_sums_could_leave_exact_float64_is_refused(init_path):
+    arm = load_latent_init_file(init_path).arm
+    huge = (arm.weights[0] * 0 + (1 << 40), *arm.weights[1:])
+    with pytest.raises(ValueError, match="exact"):
+        armlib.IntegerArm(huge, arm.biases)
+    with pytest.raises(ValueError, match="biases"):
+        armlib.IntegerArm(arm.weights, (arm.biases[0][:-1], *arm.biases[1:]))

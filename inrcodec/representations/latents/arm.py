@@ -31,6 +31,7 @@ FRAC = 8  # fractional bits of activations, means and log2-scales
 WFRAC = 12  # fractional bits of weights
 CLIP = 255  # context values are clipped to +-CLIP (activations then stay far below 2^53)
 HIDDEN_CLIP = 1 << 24
+BLOCK = 1 << 16  # latents the encoder prices at once
 MIN_SCALE_INDEX = SCALE_BIAS - 3 * 16  # scales from 2^-3 ...
 MAX_SCALE_INDEX = 255  # ... to 2^(95/16)
 SCALES = np.array([laplace_scale(j) for j in range(MAX_SCALE_INDEX + 1)])
@@ -49,6 +50,13 @@ class IntegerArm:
         dims = [w.shape for w in self.weights]
         if dims[0][1] != CONTEXT or dims[-1][0] != 2 or any(a[0] != b[1] for a, b in zip(dims, dims[1:], strict=False)):
             raise ValueError(f"ARM layers {dims} do not chain from {CONTEXT} inputs to 2 outputs")
+        if any(b.shape != (w.shape[0],) for w, b in zip(self.weights, self.biases, strict=True)):
+            raise ValueError("ARM biases do not match their layers")
+        peak = CLIP * 2 ** FRAC  # the largest |input|; hidden activations are clipped to HIDDEN_CLIP
+        for w, b in zip(self.weights, self.biases, strict=True):
+            if peak * int(np.abs(w).sum(1).max()) + (int(np.abs(b).max()) << WFRAC) >= 2 ** 53:
+                raise ValueError("ARM weights too large for exact float64 sums (FORMAT.md)")
+            peak = HIDDEN_CLIP
         # (in, out) float64 weights scaled by 2^-WFRAC: exact (a power of two), so a @ w is the exact
         # integer sum divided by 2^WFRAC, and its floor is the shift
         object.__setattr__(self, "_layers", tuple((w.T.astype(np.float64) * 2.0 ** -WFRAC, b.astype(np.float64))
@@ -82,12 +90,12 @@ class Wavefronts:
     cols: int
     order: np.ndarray  # raster indices in coding order
     padded: np.ndarray  # their positions in the padded grid (_padded)
-    neighbours: np.ndarray  # (n, 12) positions of their causal neighbours in the padded grid
+    offsets: np.ndarray  # (12,) from a position to its causal neighbours in the padded grid
     coarser: np.ndarray  # their co-located positions in the next coarser grid (raster)
     bounds: np.ndarray  # wavefront t holds order[bounds[t]:bounds[t + 1]]
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def wavefronts(rows: int, cols: int) -> Wavefronts:
     """Wavefronts t = x + 3y in order, y ascending within one."""
     ys, xs = np.divmod(np.arange(rows * cols), cols)
@@ -97,7 +105,7 @@ def wavefronts(rows: int, cols: int) -> Wavefronts:
     padded = (ys + PAD) * (cols + 2 * PAD) + xs + PAD
     offsets = np.array([dy * (cols + 2 * PAD) + dx for dy, dx in NEIGHBOURS], np.int64)
     bounds = np.concatenate([[0], np.cumsum(np.bincount(t, minlength=cols + WAVE * (rows - 1)))])
-    return Wavefronts(rows, cols, order, padded, padded[:, None] + offsets, (ys // 2) * (-(-cols // 2)) + xs // 2, bounds)
+    return Wavefronts(rows, cols, order, padded, offsets, (ys // 2) * (-(-cols // 2)) + xs // 2, bounds)
 
 
 def coding_order(rows: int, cols: int) -> np.ndarray:
@@ -132,9 +140,12 @@ def encode_latents(arm: IntegerArm, grids: list[np.ndarray], encoder: Any) -> No
         if not grid.any():
             continue
         coarser = grids[lv + 1] if lv + 1 < len(grids) else None
-        ys, xs = np.divmod(coding_order(*grid.shape), grid.shape[1])
-        mean, scale = arm.params(contexts(_padded(grid), coarser, ys, xs), radius)
-        encoder.encode(grid.ravel()[coding_order(*grid.shape)].astype(np.int32), _model(radius), mean, scale)
+        order = coding_order(*grid.shape)
+        padded = _padded(grid)
+        for a in range(0, len(order), BLOCK):  # bounded memory; the queue coder's words do not depend on it
+            ys, xs = np.divmod(order[a:a + BLOCK], grid.shape[1])
+            mean, scale = arm.params(contexts(padded, coarser, ys, xs), radius)
+            encoder.encode(grid.ravel()[order[a:a + BLOCK]].astype(np.int32), _model(radius), mean, scale)
 
 
 def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[int], decoder: Any,
@@ -153,12 +164,11 @@ def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[i
             continue
         p = wavefronts(*shapes[lv])
         flat = _padded(grids[lv]).ravel()
-        ctx = np.zeros((len(p.order), CONTEXT), np.int64)
-        if lv + 1 < len(shapes):
-            ctx[:, -1] = grids[lv + 1].ravel()[p.coarser]
+        coarser = grids[lv + 1].ravel() if lv + 1 < len(shapes) else None
         for a, b in zip(p.bounds[:-1], p.bounds[1:], strict=True):
-            c = ctx[a:b]
-            c[:, :-1] = flat[p.neighbours[a:b]]
+            c = np.empty((b - a, CONTEXT), np.int64)
+            c[:, :-1] = flat[p.padded[a:b, None] + p.offsets]
+            c[:, -1] = 0 if coarser is None else coarser[p.coarser[a:b]]
             mean, scale = arm.params(c, radius)
             try:
                 flat[p.padded[a:b]] = decoder.decode(model, mean, scale)

@@ -54,7 +54,7 @@ def upsample(latents: list[np.ndarray], height: int, width: int, out_h: int, out
     out = []
     for lv, z in enumerate(latents):
         th, tw = axis_taps(height, lv, out_h), axis_taps(width, lv, out_w)
-        z = z.astype(np.float32)
+        z = z.astype(np.float32, copy=False)
         if th is None:
             z = z[rows]
         else:
