@@ -160,7 +160,7 @@ class Model:
         """Quantize every tensor at its step, write a real stream, rebuild the pixels from its integers."""
         tensors = [make_coded(quantize(u.detach().numpy().ravel(), i), i)
                    for u, i in zip(self.update(self.params), indices, strict=True)]
-        data = write_stream(self.header, tensors)
+        data = write_stream(self.header, tensors, encode_tensors(tensors))
         deq = [torch.from_numpy(dequantize(t.symbols, i)).reshape(p.shape)
                for t, i, p in zip(tensors, indices, self.params, strict=True)]
         params = deq if self.origin is None else [d + o for d, o in zip(deq, self.origin, strict=True)]

@@ -17,7 +17,7 @@ from typing import IO, Any, Union
 
 import numpy as np
 
-from .entropy import CodedTensor, encode_tensors
+from .entropy import CodedTensor
 from .errors import BitstreamError, UsageError
 
 MAGIC = b"\x89INR"
@@ -87,9 +87,9 @@ class StreamHeader:
     settings: bytes  # representation-specific, opaque to the container
 
 
-def write_stream(header: StreamHeader, tensors: list[CodedTensor], words: np.ndarray | None = None) -> bytes:
-    """The stream of a header and its coded tensors; `words` is the payload as the representation
-    codes it (its `encode_words`), by default every tensor under its own Laplace (representations 1, 2)."""
+def write_stream(header: StreamHeader, tensors: list[CodedTensor], words: np.ndarray) -> bytes:
+    """The stream of a header, its coded tensors' records and the payload `words`, as the representation
+    codes them (its `encode_words`)."""
     name = header.init_name.encode("ascii")
     if not (0 < header.height < 65536 and 0 < header.width < 65536):
         raise ValueError("image sides must be 1..65535 pixels")
@@ -100,7 +100,6 @@ def write_stream(header: StreamHeader, tensors: list[CodedTensor], words: np.nda
     out += bytes([len(tensors)])
     for t in tensors:
         out += _TENSOR.pack(t.step_index, t.scale_index, t.radius)
-    words = encode_tensors(tensors) if words is None else words
     out += struct.pack(">I", len(words)) + words.astype("<u4").tobytes()
     out += _CRC.pack(zlib.crc32(out))
     return bytes(out)

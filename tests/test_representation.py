@@ -74,7 +74,8 @@ def test_a_new_representation_decodes_through_the_registry_alone(monkeypatch):
     pixels = np.zeros((6, 10, 3), np.uint8) + np.array([200, 100, 50], np.uint8)
     header = StreamHeader(rep.id, 6, 10, init.name, init.checksum, rep.settings_bytes())
     monkeypatch.setitem(bitstream.FIRST_VERSION, rep.id, 2)
-    stream = write_stream(header, rep.code(rep.fit(pixels, 0, 0, 0, "cpu"), 256, 0.5))
+    tensors = rep.code(rep.fit(pixels, 0, 0, 0, "cpu"), 256, 0.5)
+    stream = write_stream(header, tensors, rep.encode_words(tensors))
     with pytest.raises(BitstreamError, match="unknown representation 9"):
         inrcodec.decode(stream)  # the container knows the id now; the decoder does not, yet
     monkeypatch.setitem(representation.REPRESENTATIONS, rep.id, representation.Kind(load_init, load_init, Flat.rebuild))

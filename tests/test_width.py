@@ -84,7 +84,7 @@ def test_narrow_stream_round_trips_exactly_and_deterministically(picture, narrow
     again = inrcodec.encode(picture, bpp=1.5, steps=6, network_width=20, level=3, scalable=True)
     assert again == narrow  # the scalable fit's random widths are seeded
     parsed, tensors = decoder.decode_tensors(narrow)
-    assert bitstream.write_stream(parsed.header, tensors) == narrow
+    assert bitstream.write_stream(parsed.header, tensors, parsed.rep.encode_words(tensors)) == narrow
     out = inrcodec.decode(narrow)
     assert out.shape == picture.shape and np.array_equal(out, inrcodec.decode(narrow))
     assert psnr(out, picture) > 15
