@@ -168,7 +168,7 @@ def decode(data: StreamSource, resolution: int | None = None, *, width: int | No
         raise UsageError(f"this stream was coded at a fixed width (representation {p.header.representation}), "
                          "so it has no previews"
                          + (": re-encode it with inrcodec 0.3 or later" if p.header.representation == 1 else ""))
-    _, tensors = decode_tensors(data, parsed=p, channels=None if channels == p.rep.channels else channels)
+    _, tensors = decode_tensors(data, parsed=p, channels=channels)
     out = p.rep.render(tensors, oh, ow, channels)
     if not np.isfinite(out).all():  # never a silent black image: NaN would clamp to 0
         raise BitstreamError("stream decodes to non-finite values")

@@ -74,7 +74,7 @@ def test_the_fits_dense_upsampling_equals_the_decoders_taps():
 
 def test_wavefronts_visit_every_latent_once_after_its_context():
     rows, cols = 7, 11
-    order = armlib.coding_order(rows, cols)
+    order = armlib.wavefronts(rows, cols).order
     assert sorted(order.tolist()) == list(range(rows * cols))
     when = np.empty(rows * cols, int)
     when[order] = np.arange(rows * cols)
@@ -91,8 +91,9 @@ def test_the_integer_arm_agrees_with_the_float_one_the_fit_prices_with(init_path
     z = rng.integers(-6, 7, (1, 9, 13))
     coarser = rng.integers(-6, 7, (1, 5, 7))
     ctx = arm_contexts(torch.from_numpy(z).float(), torch.from_numpy(coarser).float())[0].reshape(-1, armlib.CONTEXT)
-    ys, xs = np.divmod(np.arange(9 * 13), 13)
-    exact = armlib.contexts(np.pad(z[0], ((2, 0), (2, 2))), coarser[0], ys, xs)
+    w = armlib.wavefronts(9, 13)
+    exact = np.empty((9 * 13, armlib.CONTEXT), np.int64)
+    exact[w.order] = armlib.contexts(w, np.pad(z[0], ((2, 0), (2, 2))).ravel(), coarser[0].ravel(), 0, 9 * 13)
     assert np.array_equal(ctx.numpy().astype(np.int64), exact)  # the same contexts, in the same order
     mean, scale = init.arm.params(exact, radius=50)
     h = ctx

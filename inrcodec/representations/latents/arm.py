@@ -108,23 +108,16 @@ def wavefronts(rows: int, cols: int) -> Wavefronts:
     return Wavefronts(rows, cols, order, padded, offsets, (ys // 2) * (-(-cols // 2)) + xs // 2, bounds)
 
 
-def coding_order(rows: int, cols: int) -> np.ndarray:
-    """Raster indices of a grid's latents in the order they are coded."""
-    return wavefronts(rows, cols).order
-
-
 def _padded(grid: np.ndarray) -> np.ndarray:
     return np.pad(grid, ((PAD, 0), (PAD, PAD)))
 
 
-def contexts(padded: np.ndarray, coarser: np.ndarray | None, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """(n, CONTEXT) integer contexts of positions (ys, xs) of a grid padded by `_padded`."""
-    cols = padded.shape[1] - 2 * PAD
-    flat = (ys + PAD) * (cols + 2 * PAD) + xs + PAD
-    offsets = np.array([dy * (cols + 2 * PAD) + dx for dy, dx in NEIGHBOURS], np.int64)
-    ctx = np.empty((len(ys), CONTEXT), np.int64)
-    ctx[:, :-1] = padded.ravel()[flat[:, None] + offsets]
-    ctx[:, -1] = 0 if coarser is None else coarser[ys // 2, xs // 2]
+def contexts(w: Wavefronts, padded: np.ndarray, coarser: np.ndarray | None, a: int, b: int) -> np.ndarray:
+    """(b - a, CONTEXT) integer contexts of the latents w.order[a:b], from the grid padded by `_padded`
+    (raveled) and the next coarser grid (raveled; None for the coarsest): what encoder and decoder share."""
+    ctx = np.empty((b - a, CONTEXT), np.int64)
+    ctx[:, :-1] = padded[w.padded[a:b, None] + w.offsets]
+    ctx[:, -1] = 0 if coarser is None else coarser[w.coarser[a:b]]
     return ctx
 
 
@@ -139,13 +132,13 @@ def encode_latents(arm: IntegerArm, grids: list[np.ndarray], encoder: Any) -> No
         grid = grids[lv]
         if not grid.any():
             continue
-        coarser = grids[lv + 1] if lv + 1 < len(grids) else None
-        order = coding_order(*grid.shape)
-        padded = _padded(grid)
-        for a in range(0, len(order), BLOCK):  # bounded memory; the queue coder's words do not depend on it
-            ys, xs = np.divmod(order[a:a + BLOCK], grid.shape[1])
-            mean, scale = arm.params(contexts(padded, coarser, ys, xs), radius)
-            encoder.encode(grid.ravel()[order[a:a + BLOCK]].astype(np.int32), _model(radius), mean, scale)
+        coarser = grids[lv + 1].ravel() if lv + 1 < len(grids) else None
+        w = wavefronts(*grid.shape)
+        padded = _padded(grid).ravel()
+        for a in range(0, len(w.order), BLOCK):  # bounded memory; the queue coder's words do not depend on it
+            b = min(a + BLOCK, len(w.order))
+            mean, scale = arm.params(contexts(w, padded, coarser, a, b), radius)
+            encoder.encode(grid.ravel()[w.order[a:b]].astype(np.int32), _model(radius), mean, scale)
 
 
 def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[int], decoder: Any,
@@ -166,10 +159,7 @@ def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[i
         flat = _padded(grids[lv]).ravel()
         coarser = grids[lv + 1].ravel() if lv + 1 < len(shapes) else None
         for a, b in zip(p.bounds[:-1], p.bounds[1:], strict=True):
-            c = np.empty((b - a, CONTEXT), np.int64)
-            c[:, :-1] = flat[p.padded[a:b, None] + p.offsets]
-            c[:, -1] = 0 if coarser is None else coarser[p.coarser[a:b]]
-            mean, scale = arm.params(c, radius)
+            mean, scale = arm.params(contexts(p, flat, coarser, a, b), radius)
             try:
                 flat[p.padded[a:b]] = decoder.decode(model, mean, scale)
             except Exception as e:  # constriction: AssertionError on data invalid for the model
