@@ -58,11 +58,13 @@ POLICY_FILE = RESULTS / "network-val.json"
 
 
 def variants(presets: list[str], policies: list[str], policy_file: Path,
-             latent_presets: list[str] = ()) -> dict[str, dict]:
+             latent_presets: list[str] = (), latent_init: str = LATENT_INIT) -> dict[str, dict]:
     """Label -> how inrcodec runs: preset, init, and (policies) a rate -> (width, level) table; the
-    latent presets (`latents-PRESET`) code representation 3 with the shipped latent init."""
+    latent presets (`latents-PRESET`, or `INIT-PRESET` for another latent init) code representation 3."""
     out = {p: {"preset": p, "init": DEFAULT_INIT, "table": None} for p in presets}
-    out.update({f"latents-{p}": {"preset": p, "init": LATENT_INIT, "table": None} for p in latent_presets})
+    prefix = "latents" if latent_init == LATENT_INIT else latent_init
+    out.update({f"{prefix}-{p}": {"preset": p, "init": latent_init, "table": None, "latents": True}
+                for p in latent_presets})
     if policies:
         tables = json.loads(policy_file.read_text())["policies"]
         out.update({p: {"preset": "default", "init": INTEGRAL_INIT, "table": tables[p]} for p in policies})
@@ -132,6 +134,7 @@ def main() -> None:
     ap.add_argument("--presets", nargs="*", default=["fast", "default", "slow"], choices=list(inrcodec.PRESETS))
     ap.add_argument("--latent-presets", nargs="*", default=[], choices=list(inrcodec.PRESETS),
                     help="representation 3 (the shipped latent init) at these presets, as latents-PRESET")
+    ap.add_argument("--latent-init", default=LATENT_INIT, help="the latent init of --latent-presets")
     ap.add_argument("--policies", nargs="*", default=[], choices=["ladder", "width", "both"],
                     help="integral-init rate-control policies from --policy-file, at the default preset")
     ap.add_argument("--policy-file", type=Path, default=POLICY_FILE)
@@ -160,7 +163,7 @@ def main() -> None:
     name = a.name or a.data.name
     stem = f"{name}.shard-{a.shard.replace('/', '-of-')}" if a.shard else name
     a.out.mkdir(parents=True, exist_ok=True)
-    runs = variants(a.presets, a.policies, a.policy_file, a.latent_presets)
+    runs = variants(a.presets, a.policies, a.policy_file, a.latent_presets, a.latent_init)
     results = Results(a.out / f"{stem}.csv")
     jobs = [(f, "inrcodec", v, results.missing(f.stem, "inrcodec", v, a.rates)) for f in files for v in runs]
     jobs += [(f, c, "", results.missing(f.stem, c, "", CLASSICS[c].settings)) for f in files for c in a.classic]
@@ -196,9 +199,9 @@ def main() -> None:
                 fits = fits_by_image.setdefault(path, {})
                 run = runs[preset]
                 for rate in settings:
-                    if run["init"] == LATENT_INIT:  # its fit aims at the rate itself: one fit per point
+                    if run.get("latents"):  # its fit aims at the rate itself: one fit per point
                         key, network, options, cli_options = (run["preset"], run["init"], rate), "latents", {}, \
-                            ["--init", LATENT_INIT]
+                            ["--init", run["init"]]
                     else:
                         width, level = (table_choice(run["table"], rate) if run["table"] else  # explicit, so that
                                         choose_network(load_init(run["init"]), rate, None, None))  # fits are shared
@@ -220,7 +223,7 @@ def main() -> None:
                     out = inrcodec.decode(data)
                     dec = time.perf_counter() - t1
                     cli = (cli_seconds(path, rate, run["preset"], cli_options, device)
-                           if path in timed_cli and run["init"] in (DEFAULT_INIT, LATENT_INIT) else (np.nan, np.nan))
+                           if path in timed_cli and (run["init"] == DEFAULT_INIT or run.get("latents")) else (np.nan, np.nan))
                     record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0, dec, device,
                            network, cli)
             else:

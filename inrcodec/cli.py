@@ -212,7 +212,7 @@ def _code(kind: Kind, inputs: tuple[Path, ...], options: dict[str, Any], quiet: 
 @click.option("--level", type=click.IntRange(0, 255), help="Density level of the init (default: chosen by the rate).")
 @click.option("--init", metavar="NAME|PATH.npz",
               help="The init to code with: its representation is the stream's (shipped: integral-siren-t32-v1, "
-                   "the default, sparse-siren-t32-v1, latents-v1).")
+                   "the default, sparse-siren-t32-v1, latents-v1, latents-v2).")
 @_files_options
 def encode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: bool, scheduler: str | None,
            quiet: bool, **options: Any) -> None:

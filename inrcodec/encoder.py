@@ -72,7 +72,7 @@ class Analysis:
         h, w = self.header.height, self.header.width
         if bpp is None:
             return self.stream(self.rep.quality_index(50 if quality is None else quality))
-        return _search_rate(self.stream, bpp * h * w / 8, h * w)
+        return _search_rate(self.stream, bpp * h * w / 8, h * w, self.rep.fitted_index)
 
 
 def _check_target(bpp: float | None, quality: float | None) -> None:
@@ -150,10 +150,15 @@ def encode(image: ImageSource, *, bpp: float | None = None, quality: float | Non
                    progress=progress).compress(bpp=bpp, quality=quality)
 
 
-def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int) -> bytes:
-    """Bisection on the global step index (size grows with it), then on the dead-zone rounding
-    (size shrinks as it falls) where one 1/16-octave step jumps over the target."""
+def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int, first: int | None = None) -> bytes:
+    """The `first` index if it meets the target; else bisection on the global step index (size grows
+    with it), then on the dead-zone rounding (size shrinks as it falls) where one 1/16-octave step
+    jumps over the target."""
     cache: dict[tuple[int, float], bytes] = {}
+    if first is not None:
+        cache[first, DEFAULT_ROUNDING] = stream(first, DEFAULT_ROUNDING)
+        if abs(len(cache[first, DEFAULT_ROUNDING]) - target_bytes) <= BPP_TOLERANCE * target_bytes:
+            return cache[first, DEFAULT_ROUNDING]
 
     def size(i: int, rounding: float = DEFAULT_ROUNDING) -> int:
         if (i, rounding) not in cache:

@@ -61,6 +61,10 @@ class Representation(Protocol):
     def quality_index(self, quality: float) -> int:
         """The global step index a quality target 0..100 codes at."""
 
+    @property
+    def fitted_index(self) -> int | None:
+        """The step index a fit aims its rate at, which a bpp target tries first (None: no such index)."""
+
     def fit(self, pixels: np.ndarray, steps: int, lr: float | None, rate_weight: float, device: str,
             progress: Callable[[int], None] | None = None, target_bpp: float | None = None) -> Any:
         """Gradient steps from the init to this image (torch, imported only here); `lr` None is the

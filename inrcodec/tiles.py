@@ -169,6 +169,11 @@ class Tiles:
     def rate_weight(self, bpp: float) -> float:
         return tile_rate_weight(bpp)
 
+    @property
+    def fitted_index(self) -> int | None:
+        """Tiles are fitted at a rate weight, not at a step: the rate control searches every step."""
+        return None
+
     def quality_index(self, quality: float) -> int:
         """+10 quality halves every quantization step; quality 50 is about 0.24 bpp on val images."""
         return int(round(1.6 * quality)) + 272

@@ -30,7 +30,7 @@ import torch
 from inrcodec.representations.latents.arm import CONTEXT, FRAC, WFRAC, IntegerArm
 from inrcodec.representations.latents.fit import grid_bits, quantized, upsample, upsampler
 from inrcodec.representations.latents.grid import level_sizes
-from inrcodec.representations.latents.init import load_latent_init_file, save_latent_init
+from inrcodec.representations.latents.init import LatentInit, load_latent_init_file, save_latent_init
 from inrcodec.representations.latents.synthesis import ACTIVATIONS, synthesize
 
 
@@ -158,6 +158,7 @@ def card(path: Path, reproduce: str) -> str:
     m = init.meta
     shapes = [v.shape for v in init.values]
     last = m["history"][-1] if m["history"] else {}
+    crops, seed = (m["predictor"]["data"], 1) if init.predictor is not None else (dict(m["data"], count=96), 0)
     return "\n".join([
         f"# Init card: `{init.name}` (representation 3)", "",
         f"- **File**: `{path.name}`, {path.stat().st_size:,} bytes, sha256 `{init.sha256}`",
@@ -177,8 +178,31 @@ def card(path: Path, reproduce: str) -> str:
         f"{last.get('bpp', float('nan')):.3f} bpp (noisy latents, mean over crops and rates).",
         f"- **Training time**: {m['seconds'] / 60:.0f} min on {m['device']} ({platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores).",
-        f"- **Reproduce**: `python -m training.patches ../shared/data/train/bsds432 ../shared/data/train/imagenet "
-        f"--out {m['data']['crops']} --size {m['data']['size']} --count 96 --seed 0 && {reproduce}`", ""])
+        *predictor_lines(init),
+        f"- **Reproduce**: {'the base as its card says, then ' if init.predictor is not None else ''}"
+        f"`python -m training.patches ../shared/data/train/bsds432 ../shared/data/train/imagenet "
+        f"--out {crops['crops']} --size {crops['size']} --count {crops['count']} --seed {seed} && {reproduce}`", ""])
+
+
+def predictor_lines(init: LatentInit) -> list[str]:
+    """The card's account of the latent predictor (training/predictor.py), where the init has one."""
+    p = init.meta.get("predictor")
+    if p is None or init.predictor is None:
+        return []
+    last = p["history"][-1] if p["history"] else {}
+    return [
+        f"- **Latent predictor** (encoder only: where a fit starts): a stride-2 pyramid of 3×3 convolutions, "
+        f"{p['channels']} channels, a 1×1 head and a rate-dependent gain per grid, "
+        f"{sum(v.size for v in init.predictor):,} parameters. Trained from `{init.meta['base']['name']}` "
+        f"(sha256 {init.meta['base']['sha256'][:16]}…) with the synthesis' surviving weights and the ARM, "
+        f"{p['steps']} Adam steps of batch {p['batch']} on {p['data']['count']} random {p['data']['size']}² "
+        f"train crops (`{p['data']['crops']}`), each crop at its own λ (log-uniform {p['lambda'][0]:g}..{p['lambda'][1]:g}), "
+        f"bits on noisy latents, synthesis on rounded ones; {p['seconds'] / 60:.0f} min. Last train point: "
+        f"{last.get('psnr', float('nan')):.2f} dB at {last.get('bpp', float('nan')):.3f} bpp (mean of the last "
+        f"log window over all rates; rounded latents synthesized, noisy ones priced).",
+        *[f"  - continuing an earlier stage of {st['steps']} steps ({st['seconds'] / 60:.0f} min, batch {st['batch']}, "
+          f"λ {st['lambda'][0]:g}..{st['lambda'][1]:g}; last {st['history'][-1]['psnr']:.2f} dB at "
+          f"{st['history'][-1]['bpp']:.3f} bpp)" for st in init.meta.get("stages", [])]]
 
 
 def _identity(a: argparse.Namespace) -> dict:

@@ -24,6 +24,9 @@ from .synthesis import synthesize
 
 NOISE_SHARE = 0.8  # share of the steps with uniform noise; the rest rounds straight-through
 LATENT_LR, SYNTH_LR = 5e-2, 2e-3
+REFINE = (0.0, 5e-3)  # from a predicted start: noise share and latent learning rate (val, docs/design.md §11)
+REFINE_ADAPT_AT: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # its lambda re-aims: a refinement's rate drifts up all along
+AIM_ROUNDS, AIM_TOLERANCE = 8, 0.03  # lambda aimed at a bpp target on the prediction alone before refining
 STE_LR = 0.1  # the straight-through tail's learning rate, relative
 ADAPT_AT = (0.3, 0.6)  # shares of the steps where lambda is re-aimed at a bpp target
 RATE_SLOPE = 1.25  # d log(lambda) / d log(bpp) to move a rate by, measured on val (docs/design.md)
@@ -123,34 +126,85 @@ class LatentFit:
     rate_weight: float
 
 
+def predicted(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Tensor, torch.Tensor]], lam: float,
+              target_bpp: float | None) -> tuple[list[torch.Tensor], float]:
+    """The predictor's latents for a (1, H, W, 3) image, and lambda: with a bpp target, the lambda
+    whose rounded prediction's rate is nearest it, by secant steps on log rate against log lambda
+    (AIM_ROUNDS predictions at most; the first step takes RATE_SLOPE), within the lambdas the
+    predictor was trained on (beyond, it predicts junk). The latents come back rounded: the
+    predictor puts many at the rounding boundaries, where a refinement step would flip them and the
+    context model, sure of their integers, would charge several bits for each."""
+    from .predictor import as_tensors, predict
+
+    assert init.predictor is not None
+    params = as_tensors(init.predictor, str(target.device))
+    pixels = target.shape[1] * target.shape[2]
+    lo, hi = (math.log(v) for v in init.meta["predictor"]["lambda"])
+
+    def at(lam: float) -> tuple[list[torch.Tensor], float]:
+        z = predict(params, target, torch.tensor([lam], device=target.device), init.levels)
+        return z, float(grid_bits(arm, [torch.round(t) for t in z]).sum()) / pixels
+
+    lam = float(np.clip(lam, math.exp(lo), math.exp(hi)))
+    with torch.no_grad():
+        z, bpp = at(lam)
+        if not target_bpp:
+            return [torch.round(t) for t in z], lam
+        best, tried = (abs(math.log(bpp / target_bpp)), lam, z), [(math.log(lam), math.log(max(bpp, 1e-4)))]
+        slope = -1 / RATE_SLOPE  # d log(bpp) / d log(lambda)
+        for _ in range(AIM_ROUNDS):
+            if best[0] < AIM_TOLERANCE:
+                break
+            (x0, y0) = tried[-1]
+            if len(tried) > 1 and tried[-2][0] != x0:
+                slope = min(-0.05, (y0 - tried[-2][1]) / (x0 - tried[-2][0]))  # the rate falls as lambda grows
+            x = float(np.clip(x0 + np.clip((math.log(target_bpp) - y0) / slope, -3, 3), lo, hi))
+            if x == x0:
+                break  # the target lies beyond the trained range: the nearest end is the best there is
+            z, bpp = at(math.exp(x))
+            tried.append((x, math.log(max(bpp, 1e-4))))
+            best = min(best, (abs(math.log(bpp / target_bpp)), math.exp(x), z), key=lambda b: b[0])
+    return [torch.round(t) for t in best[2]], best[1]
+
+
 def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, device: str = "cpu",
         progress: Callable[[int], None] | None = None, target_bpp: float | None = None,
-        lr: float = LATENT_LR) -> LatentFit:
-    """Latents from zero and the synthesis' surviving entries from the init, by Adam on MSE + lambda * bpp.
+        lr: float | None = None) -> LatentFit:
+    """Latents and the synthesis' surviving entries by Adam on MSE + lambda * bpp.
 
-    With a bpp target, lambda is re-aimed at it twice during the noisy phase from the fit's own
-    rate (each image needs its own lambda for a given rate); the rate control then only fine-tunes
-    the latents' step (Latents.code). Seeded: the same image and settings give the same bytes.
+    The latents start from the init's predictor where it has one, rounded (then a straight-through
+    refinement at a low learning rate, lambda re-aimed four times: noise from there undoes the
+    start and a higher rate flips latents en masse), else from zero
+    (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
+    re-aimed at it during the fit from its own rate (each image needs its own lambda for a given
+    rate); the rate control then only fine-tunes the latents' step (Latents.code). Seeded: the
+    same image and settings give the same bytes.
     """
     torch.manual_seed(0)
     h, w, _ = image.shape
     target = torch.from_numpy(np.asarray(image, np.float32) / 255).to(device)[None]
-    latents = [torch.zeros(1, a, b, device=device, requires_grad=True) for a, b in level_sizes(h, w, init.levels)]
+    arm = float_arm(init.arm, device)
+    lam = rate_weight
+    if init.predictor is not None:
+        start, lam = predicted(init, target, arm, lam, target_bpp)
+        noise_share, lr, adapt_at = REFINE[0], lr or REFINE[1], REFINE_ADAPT_AT
+    else:
+        start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
+        noise_share, lr, adapt_at = NOISE_SHARE, lr or LATENT_LR, tuple(ADAPT_AT)
+    latents = [z.clone().requires_grad_() for z in start]  # a prediction starts rounded (see predicted)
     values = [torch.from_numpy(v).to(device) for v in init.values]
     masks = [torch.from_numpy(m).to(device) for m in init.masks]
     deltas = [torch.zeros(int(m.sum()), device=device, requires_grad=True) for m in init.masks]
-    arm = float_arm(init.arm, device)
     mats = upsampler(h, w, init.levels, device)
     opt = torch.optim.Adam([{"params": latents, "lr": lr}, {"params": deltas, "lr": SYNTH_LR * lr / LATENT_LR}])
     base = [g["lr"] for g in opt.param_groups]
-    noisy = math.ceil(NOISE_SHARE * steps)
-    adapt = {max(1, int(a * steps)) for a in ADAPT_AT} if target_bpp else set()
-    lam = rate_weight
+    noisy = math.ceil(noise_share * steps)
+    adapt = {max(1, int(a * steps)) for a in adapt_at} if target_bpp else set()
     for k in range(steps):
         noise = k < noisy
         frac = k / max(1, noisy) if noise else (k - noisy) / max(1, steps - noisy)
         for g, lr0 in zip(opt.param_groups, base, strict=True):
-            g["lr"] = lr0 * (1 if noise else STE_LR) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+            g["lr"] = lr0 * (1 if noise or not noisy else STE_LR) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         q = [quantized(z, noise) for z in latents]
         out = synthesize(with_update(values, masks, deltas), upsample(q, mats), init.activation)
         mse = (out - target).pow(2).mean()

@@ -1,9 +1,11 @@
-"""Representation 3's shipped init: the shared synthesis with its pruning mask, and the integer ARM.
+"""Representation 3's shipped init: the shared synthesis with its pruning mask, the integer ARM,
+and (from latents-v2) the encoder's latent predictor.
 
 One .npz: a JSON header (name, kind "latents", grid count, activation, the card's metadata), the
-synthesis values and masks ([gain, W0, b0, ...]; gains and biases are never pruned) and the ARM's
-integer layers. The per-image update moves only the entries that survive the mask, so a stream
-spends no bits on where they are. Written deterministically, so its SHA-256 names it exactly.
+synthesis values and masks ([gain, W0, b0, ...]; gains and biases are never pruned), the ARM's
+integer layers and the predictor's float parameters (predictor.py; the decoder does not use them).
+The per-image update moves only the entries that survive the mask, so a stream spends no bits on
+where they are. Written deterministically, so its SHA-256 names it exactly.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class LatentInit:
     arm: IntegerArm
     sha256: str
     meta: dict
+    predictor: list[np.ndarray] | None = None  # predictor.py's parameters: where a fit starts
 
     @property
     def checksum(self) -> bytes:
@@ -47,10 +50,12 @@ class LatentInit:
 
 
 def save_latent_init(path: Path, name: str, activation: str, values: list[np.ndarray], masks: list[np.ndarray],
-                     arm: IntegerArm, meta: dict) -> str:
+                     arm: IntegerArm, meta: dict, predictor: list[np.ndarray] | None = None) -> str:
     """Write the init (fixed key order, no timestamps) and return its sha256."""
     header = {"name": name, "kind": KIND, "levels": int(values[0].shape[0]), "activation": activation,
               "synthesis": len(values), "arm": len(arm.weights), "meta": meta}
+    if predictor is not None:
+        header["predictor"] = len(predictor)
     arrays: dict[str, np.ndarray] = {"header": np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)}
     for i, (v, m) in enumerate(zip(values, masks, strict=True)):
         arrays[f"synth.{i}.value"] = np.asarray(v * m, np.float32)
@@ -58,6 +63,8 @@ def save_latent_init(path: Path, name: str, activation: str, values: list[np.nda
     for k, (w, b) in enumerate(zip(arm.weights, arm.biases, strict=True)):
         arrays[f"arm.{k}.weight"] = np.asarray(w, np.int32)
         arrays[f"arm.{k}.bias"] = np.asarray(b, np.int32)
+    for i, p in enumerate(predictor or []):
+        arrays[f"predictor.{i}"] = np.asarray(p, np.float32)
     buf = io.BytesIO()
     np.savez(buf, allow_pickle=False, **arrays)
     Path(path).write_bytes(buf.getvalue())
@@ -73,8 +80,10 @@ def _parse(data: bytes) -> LatentInit:
     masks = [z[f"synth.{i}.mask"].astype(bool) for i in range(header["synthesis"])]
     arm = IntegerArm(tuple(z[f"arm.{k}.weight"].astype(np.int64) for k in range(header["arm"])),
                      tuple(z[f"arm.{k}.bias"].astype(np.int64) for k in range(header["arm"])))
+    predictor = ([z[f"predictor.{i}"].copy() for i in range(header["predictor"])] if "predictor" in header
+                 else None)
     return LatentInit(header["name"], header["levels"], header["activation"], values, masks, arm,
-                      hashlib.sha256(data).hexdigest(), header["meta"])
+                      hashlib.sha256(data).hexdigest(), header["meta"], predictor)
 
 
 LATENT_INITS = InitLoaders.of(_parse)

@@ -1,0 +1,128 @@
+"""Representation 3's latent predictor: its trainer (resumable), its place in the init, and the fit it starts."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import inrcodec
+from inrcodec.errors import UsageError
+from inrcodec.example import synthetic_image
+from inrcodec.metrics import psnr
+from inrcodec.representations.latents.fit import float_arm, grid_bits, predicted
+from inrcodec.representations.latents.grid import level_sizes
+from inrcodec.representations.latents.init import load_latent_init_file
+from inrcodec.representations.latents.predictor import predict, predictor_init
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "inrcodec" / "weights" / "latents-v1.npz"
+SHIPPED = ROOT / "inrcodec" / "weights" / "latents-v2.npz"
+
+
+def train(tmp: Path, out: str, steps: int = 4, checkpoint: Path | None = None, stop_at: int | None = None) -> Path:
+    pool = tmp / "pool.npy"
+    if not pool.exists():
+        rng = np.random.default_rng(0)
+        np.save(pool, np.stack([synthetic_image(32, 32, seed=int(s)) for s in rng.integers(0, 99, 6)]))
+    cmd = [sys.executable, "-m", "training.predictor", "--crops", str(pool), "--base", str(BASE), "--out",
+           str(tmp / out), "--steps", str(steps), "--batch", "2", "--channels", "4", "--log-every", "1",
+           "--save-every", "2", "--threads", "1"]
+    if checkpoint:
+        cmd += ["--checkpoint", str(checkpoint)]
+    if stop_at:
+        cmd += ["--stop-at", str(stop_at)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    return tmp / out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    return train(tmp_path_factory.mktemp("pred"), "latents-pred.npz")
+
+
+def test_the_predictor_gives_every_grid_its_size_and_follows_the_rate():
+    params = predictor_init(7, 4, seed=0)
+    x = torch.rand(2, 37, 50, 3)
+    z = predict(params, x, torch.tensor([0.001, 0.03]), 7)
+    assert [t.shape[1:] for t in z] == [torch.Size(s) for s in level_sizes(37, 50, 7)]
+    assert not torch.equal(z[0][0], predict(params, x[:1], torch.tensor([0.03]), 7)[0][0])
+
+
+def test_an_interrupted_predictor_training_resumes_to_the_same_init(tmp_path, trained):
+    ckpt = tmp_path / "run.ckpt"
+    half = load_latent_init_file(train(tmp_path, "half.npz", checkpoint=ckpt, stop_at=2))  # 2 of 4, checkpointed
+    assert half.meta["predictor"]["steps"] == 2
+    resumed = train(tmp_path, "resumed.npz", checkpoint=ckpt)
+    a, b = load_latent_init_file(trained), load_latent_init_file(resumed)
+    assert a.predictor is not None and b.predictor is not None
+    for x, y in zip(a.predictor + a.values + list(a.arm.weights), b.predictor + b.values + list(b.arm.weights),
+                    strict=True):
+        np.testing.assert_array_equal(x, y)
+    card = trained.with_suffix(".md").read_text()
+    assert "Latent predictor" in card and hashlib.sha256(trained.read_bytes()).hexdigest() in card
+
+
+def test_the_trained_init_keeps_its_base_mask_and_loads_its_predictor(trained):
+    init, base = load_latent_init_file(trained), load_latent_init_file(BASE)
+    for m, b, v in zip(init.masks, base.masks, init.values, strict=True):
+        np.testing.assert_array_equal(m, b)
+        assert not v[~m].any()  # pruned weights stay zero
+    assert init.predictor is not None and len(init.predictor) == len(predictor_init(7, 4, 0))
+    assert init.meta["base"]["sha256"] == base.sha256
+
+
+def test_the_prediction_is_aimed_at_the_target_rate():
+    init = load_latent_init_file(SHIPPED)
+    image = torch.from_numpy(synthetic_image(48, 64, seed=5).astype(np.float32) / 255)[None]
+    arm = float_arm(init.arm)
+
+    def rate(target: float) -> float:
+        z, _ = predicted(init, image, arm, 0.01, target)
+        return float(grid_bits(arm, [torch.round(t) for t in z]).sum()) / (48 * 64)
+
+    assert rate(0.3) < rate(2.0)
+
+
+def test_a_predicted_start_codes_and_decodes_and_refining_it_pays(trained):
+    image = synthetic_image(48, 64, seed=5)
+    quality = {}
+    for steps in (0, 30):
+        data = inrcodec.analyse(image, quality=70, steps=steps, init=str(trained)).compress(quality=70)
+        assert data == inrcodec.encode(image, quality=70, steps=steps, init=str(trained))  # deterministic
+        out = inrcodec.decode(data, init=str(trained))
+        assert out.shape == image.shape
+        quality[steps] = psnr(out, image)
+    assert quality[30] > quality[0]
+
+
+def test_the_aim_stays_within_the_lambdas_the_predictor_was_trained_on():
+    init = load_latent_init_file(SHIPPED)
+    image = torch.from_numpy(synthetic_image(48, 64, seed=5).astype(np.float32) / 255)[None]
+    lo, hi = init.meta["predictor"]["lambda"]
+    for target, end in ((1e-4, hi), (60.0, lo)):  # out of reach both ways: the nearest end of the range
+        _, lam = predicted(init, image, float_arm(init.arm), 0.01, target)
+        assert lam == pytest.approx(end)
+
+
+def test_the_shipped_predictor_init_matches_its_card():
+    path = SHIPPED
+    init = load_latent_init_file(path)
+    assert init.predictor is not None and init.name == "latents-v2"
+    assert init.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert init.sha256 in path.with_suffix(".md").read_text()
+    base = load_latent_init_file(BASE)
+    for m, b in zip(init.masks, base.masks, strict=True):
+        np.testing.assert_array_equal(m, b)  # the base's pruning mask, unchanged by predictor training
+
+
+def test_a_target_the_predicted_fit_misses_is_refused_not_met_at_another_step():
+    image = synthetic_image(128, 192, seed=2)
+    fit = inrcodec.analyse(image, bpp=0.08, steps=0, init="latents-v2")
+    assert len({fit.stream(i) for i in (200, 256, 280)}) == 1  # one step only: the fitted one
+    with pytest.raises(UsageError, match="within 10%"):
+        fit.compress(bpp=0.08)

@@ -1,0 +1,151 @@
+"""Train representation 3's latent predictor with the shared synthesis and ARM: the init that starts a fit.
+
+Starts from an auto-decoder init (training/latents.py: synthesis, mask, ARM), or from an init with a
+predictor to continue it (at other rates, say), and trains the predictor
+(inrcodec/representations/latents/predictor.py) together with the synthesis' surviving weights and
+the ARM on random train crops, each batch element at its own rate weight (log-uniform over the
+codec's range), on the encoder's loss MSE + lambda * bits. The bits are priced on uniformly noisy
+latents, the synthesis reads them rounded straight-through (what the decoder sees), so the
+prediction is good as it stands and the encoder's refinement starts close. The mask never changes.
+Resumable: `--checkpoint` holds the whole state and is rewritten every `--save-every` steps.
+
+    python -m training.patches ../shared/data/train/bsds432 ../shared/data/train/imagenet \\
+        --out runs/pool128.npy --size 128 --count 2400 --seed 1
+    python -m training.predictor --crops runs/pool128.npy --base inrcodec/weights/latents-v1.npz \\
+        --out inrcodec/weights/latents-v2.npz --name latents-v2 --steps 16000 --checkpoint runs/latents-v2.ckpt
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inrcodec.representations.latents.fit import float_arm, grid_bits, quantized, upsample, upsampler
+from inrcodec.representations.latents.init import load_latent_init_file, save_latent_init
+from inrcodec.representations.latents.predictor import as_tensors, predict, predictor_init
+from inrcodec.representations.latents.synthesis import synthesize
+
+from .latents import card, integer_arm
+
+
+def train(a: argparse.Namespace) -> None:
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    base = load_latent_init_file(a.base)
+    pool = torch.from_numpy(np.load(a.crops))
+    size = pool.shape[1]
+    start = predictor_init(base.levels, a.channels, a.seed) if base.predictor is None else as_tensors(base.predictor, "cpu")
+    pred = [p.requires_grad_() for p in start]  # a base with a predictor is continued
+    synth = [p.requires_grad_() for p in as_tensors(base.values, "cpu")]
+    masks = [torch.from_numpy(m) for m in base.masks]
+    arm = [t.clone().requires_grad_() for layer in float_arm(base.arm) for t in layer]
+    opt = torch.optim.Adam([{"params": pred, "lr": a.lr}, {"params": synth + arm, "lr": a.shared_lr}])
+    lrs = [g["lr"] for g in opt.param_groups]
+    mats = upsampler(size, size, base.levels, "cpu")
+    log_lam = (math.log(a.lam_min), math.log(a.lam_max))
+    step, spent, history = 0, 0.0, []
+    if a.checkpoint and Path(a.checkpoint).exists():
+        ck = torch.load(a.checkpoint, weights_only=False)
+        if ck["args"] != _identity(a):
+            raise SystemExit(f"{a.checkpoint} was written with other settings: {ck['args']}")
+        with torch.no_grad():
+            for dst, src in zip(pred + synth + arm, ck["tensors"], strict=True):
+                dst.copy_(src)
+        opt.load_state_dict(ck["opt"])
+        torch.set_rng_state(ck["rng"])
+        step, spent, history = ck["step"], ck["seconds"], ck["history"]
+        print(f"resumed at step {step} ({spent / 60:.1f} min)")
+    t0 = time.perf_counter() - spent
+    window: list[tuple[float, float]] = []
+    stop, first = min(a.steps, a.steps if a.stop_at is None else a.stop_at), step
+    while step < stop:
+        for g, lr0 in zip(opt.param_groups, lrs, strict=True):
+            g["lr"] = lr0 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
+        x = pool[torch.randint(len(pool), (a.batch,))].float() / 255
+        if torch.rand(()) < 0.5:
+            x = x.flip(2)
+        lam = torch.exp(torch.empty(a.batch).uniform_(*log_lam))
+        z = predict(pred, x, lam, base.levels)
+        bits = grid_bits(list(zip(arm[0::2], arm[1::2], strict=True)), [quantized(t, a.rate_noise) for t in z])
+        params = [p * m for p, m in zip(synth, masks, strict=True)]
+        out = synthesize(params, upsample([quantized(t, False) for t in z], mats), base.activation)
+        mse = (out - x).pow(2).mean((1, 2, 3))
+        bpp = bits / (size * size)
+        loss = (mse + lam * bpp).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        window.append((float((-10 * mse.detach().log10()).mean()), float(bpp.detach().mean())))
+        if step % a.log_every == 0:
+            psnr, rate = (float(np.mean(v)) for v in zip(*window, strict=True))
+            window.clear()
+            history.append({"step": step, "seconds": round(time.perf_counter() - t0, 1), "psnr": round(psnr, 3),
+                            "bpp": round(rate, 4)})
+            print(f"step {step}: train PSNR {psnr:.2f} dB, {rate:.3f} bpp ({(time.perf_counter() - t0) / 60:.1f} min)",
+                  flush=True)
+        if a.checkpoint and step % a.save_every == 0:
+            _save(a, pred, synth, arm, opt, step, time.perf_counter() - t0, history)
+    seconds = time.perf_counter() - t0
+    if a.checkpoint and step > first:
+        _save(a, pred, synth, arm, opt, step, seconds, history)
+    meta = dict(base.meta)
+    meta.update({"base": meta.get("base", {"name": base.name, "sha256": base.sha256}),
+                 "stages": [*meta.get("stages", []), *([meta["predictor"]] if "predictor" in meta else [])],
+                 "predictor": {"data": {"crops": str(a.crops), "count": len(pool), "size": size}, "steps": step,
+                               "seconds": round(seconds), "batch": a.batch, "channels": a.channels,
+                               "lambda": [a.lam_min, a.lam_max], "history": history}})
+    sha = save_latent_init(a.out, a.name, base.activation, [(p * m).detach().numpy() for p, m in zip(synth, masks, strict=True)],
+                           base.masks, integer_arm(arm), meta, [p.detach().numpy() for p in pred])
+    Path(a.out).with_suffix(".md").write_text(card(Path(a.out), "python -m training.predictor " + " ".join(sys.argv[1:])))
+    print(f"wrote {a.out} ({Path(a.out).stat().st_size} bytes, sha256 {sha}) and its card after {step} steps")
+    if step < a.steps:
+        print(f"stopped at step {step} of {a.steps}: the same command without --stop-at resumes")
+
+
+def _save(a: argparse.Namespace, pred: list[torch.Tensor], synth: list[torch.Tensor], arm: list[torch.Tensor],
+          opt: torch.optim.Optimizer, step: int, seconds: float, history: list) -> None:
+    tmp = Path(f"{a.checkpoint}.tmp")
+    torch.save({"args": _identity(a), "tensors": [t.detach() for t in pred + synth + arm], "opt": opt.state_dict(),
+                "rng": torch.get_rng_state(), "step": step, "seconds": seconds, "history": history}, tmp)
+    os.replace(tmp, a.checkpoint)
+
+
+def _identity(a: argparse.Namespace) -> dict:
+    """The settings a checkpoint must match to be resumed."""
+    return {k: str(v) for k, v in vars(a).items()
+            if k not in ("checkpoint", "threads", "log_every", "save_every", "out", "stop_at")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--crops", type=Path, required=True, help="uint8 (N, S, S, 3) .npy from training.patches")
+    ap.add_argument("--base", type=Path, required=True, help="the auto-decoder init to start from")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--name", default="latents-v2")
+    ap.add_argument("--steps", type=int, default=16000, help="0.16 s a step at batch 8 on 2 CPU cores")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--channels", type=int, default=24)
+    ap.add_argument("--lam-min", type=float, default=0.0008)
+    ap.add_argument("--lam-max", type=float, default=0.04)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--shared-lr", type=float, default=5e-4, help="the synthesis' and ARM's learning rate")
+    ap.add_argument("--stop-at", type=int, help="stop at this step (checkpointed, the init written as it stands) to fit a session")
+    ap.add_argument("--rate-noise", action=argparse.BooleanOptionalAction, default=True,
+                    help="price noisy latents (else rounded straight-through, as the synthesis reads them)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint", type=Path)
+    ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--log-every", type=int, default=100)
+    train(ap.parse_args())
+
+
+if __name__ == "__main__":
+    main()
