@@ -95,18 +95,9 @@ def train(a: argparse.Namespace) -> None:
     mats = upsampler(h, w, a.levels, device)
     rounds = schedule(a.steps, a.rounds, a.dense_share)
     step, t_spent, history = 0, 0.0, []
-    if a.checkpoint and Path(a.checkpoint).exists():
-        ck = torch.load(a.checkpoint, weights_only=False)
-        if ck["args"] != _identity(a):
-            raise SystemExit(f"{a.checkpoint} was written with other settings: {ck['args']}")
-        with torch.no_grad():
-            for dst, src in zip(latents + synth + arm, ck["tensors"], strict=True):
-                dst.copy_(src)
+    if ck := resume(a, latents + synth + arm, opt):
         masks = [m.to(device) for m in ck["masks"]]
-        opt.load_state_dict(ck["opt"])
-        torch.set_rng_state(ck["rng"])
         step, t_spent, history = ck["step"], ck["seconds"], ck["history"]
-        print(f"resumed at step {step} ({t_spent / 60:.1f} min)")
     t0 = time.perf_counter() - t_spent
     starts = {s: r for s, r in rounds}
     while step < a.steps:
@@ -136,7 +127,7 @@ def train(a: argparse.Namespace) -> None:
                   f"({(time.perf_counter() - t0) / 60:.1f} min)", flush=True)
         if a.checkpoint and (step % a.save_every == 0 or step == a.steps):
             tmp = Path(f"{a.checkpoint}.tmp")
-            torch.save({"args": _identity(a), "tensors": [t.detach() for t in latents + synth + arm],
+            torch.save({"args": checkpoint_identity(a), "tensors": [t.detach() for t in latents + synth + arm],
                         "masks": masks, "opt": opt.state_dict(), "rng": torch.get_rng_state(), "step": step,
                         "seconds": time.perf_counter() - t0, "history": history}, tmp)
             os.replace(tmp, a.checkpoint)
@@ -205,16 +196,48 @@ def predictor_lines(init: LatentInit) -> list[str]:
           f"{st['history'][-1]['bpp']:.3f} bpp)" for st in init.meta.get("stages", [])]]
 
 
-def _identity(a: argparse.Namespace) -> dict:
-    """The settings a checkpoint must match to be resumed."""
-    return {k: str(v) for k, v in vars(a).items() if k not in ("checkpoint", "threads", "log_every", "save_every", "out")}
+def checkpoint_identity(a: argparse.Namespace) -> dict:
+    """The settings a checkpoint must match to be resumed (not where it runs, logs or stops)."""
+    return {k: str(v) for k, v in vars(a).items()
+            if k not in ("checkpoint", "threads", "log_every", "save_every", "out", "stop_at")}
+
+
+def resume(a: argparse.Namespace, tensors: list[torch.Tensor], opt: torch.optim.Optimizer) -> dict | None:
+    """Load `a.checkpoint`, if there is one, into the tensors, the optimiser and the RNG; its record.
+    One written with other settings is refused."""
+    if not (a.checkpoint and Path(a.checkpoint).exists()):
+        return None
+    ck = torch.load(a.checkpoint, weights_only=False)
+    if ck["args"] != checkpoint_identity(a):
+        raise SystemExit(f"{a.checkpoint} was written with other settings: {ck['args']}")
+    with torch.no_grad():
+        for dst, src in zip(tensors, ck["tensors"], strict=True):
+            dst.copy_(src)
+    opt.load_state_dict(ck["opt"])
+    torch.set_rng_state(ck["rng"])
+    print(f"resumed at step {ck['step']} ({ck['seconds'] / 60:.1f} min)")
+    return ck
+
+
+def init_options(ap: argparse.ArgumentParser, name: str) -> None:
+    """What every trainer here reads and writes: packed crops in, an init (and its card) out."""
+    ap.add_argument("--crops", type=Path, required=True, help="uint8 (N, S, S, 3) .npy from training.patches")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--name", default=name)
+
+
+def run_options(ap: argparse.ArgumentParser, save_every: int, log_every: int) -> None:
+    """The options every trainer here shares: seed, threads, checkpoint and how often to save and log."""
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint", type=Path)
+    ap.add_argument("--save-every", type=int, default=save_every)
+    ap.add_argument("--log-every", type=int, default=log_every)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--crops", type=Path, required=True, help="uint8 (N, S, S, 3) .npy from training.patches")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--name", default="latents-v1")
+    init_options(ap, "latents-v1")
     ap.add_argument("--count", type=int, default=48, help="crops used (full batch)")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--levels", type=int, default=7)
@@ -230,12 +253,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="pruning rounds after the dense phase")
     ap.add_argument("--prune", type=float, default=0.25, help="share of surviving weights each round removes")
     ap.add_argument("--dense-share", type=float, default=0.6)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--checkpoint", type=Path)
-    ap.add_argument("--save-every", type=int, default=100)
-    ap.add_argument("--log-every", type=int, default=50)
+    run_options(ap, save_every=100, log_every=50)
     train(ap.parse_args())
 
 

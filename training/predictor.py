@@ -31,7 +31,7 @@ from inrcodec.representations.latents.init import load_latent_init_file, save_la
 from inrcodec.representations.latents.predictor import as_tensors, predict, predictor_init
 from inrcodec.representations.latents.synthesis import synthesize
 
-from .latents import card, integer_arm
+from .latents import card, checkpoint_identity, init_options, integer_arm, resume, run_options
 
 
 def train(a: argparse.Namespace) -> None:
@@ -50,17 +50,8 @@ def train(a: argparse.Namespace) -> None:
     mats = upsampler(size, size, base.levels, "cpu")
     log_lam = (math.log(a.lam_min), math.log(a.lam_max))
     step, spent, history = 0, 0.0, []
-    if a.checkpoint and Path(a.checkpoint).exists():
-        ck = torch.load(a.checkpoint, weights_only=False)
-        if ck["args"] != _identity(a):
-            raise SystemExit(f"{a.checkpoint} was written with other settings: {ck['args']}")
-        with torch.no_grad():
-            for dst, src in zip(pred + synth + arm, ck["tensors"], strict=True):
-                dst.copy_(src)
-        opt.load_state_dict(ck["opt"])
-        torch.set_rng_state(ck["rng"])
+    if ck := resume(a, pred + synth + arm, opt):
         step, spent, history = ck["step"], ck["seconds"], ck["history"]
-        print(f"resumed at step {step} ({spent / 60:.1f} min)")
     t0 = time.perf_counter() - spent
     window: list[tuple[float, float]] = []
     stop, first = min(a.steps, a.steps if a.stop_at is None else a.stop_at), step
@@ -112,23 +103,15 @@ def train(a: argparse.Namespace) -> None:
 def _save(a: argparse.Namespace, pred: list[torch.Tensor], synth: list[torch.Tensor], arm: list[torch.Tensor],
           opt: torch.optim.Optimizer, step: int, seconds: float, history: list) -> None:
     tmp = Path(f"{a.checkpoint}.tmp")
-    torch.save({"args": _identity(a), "tensors": [t.detach() for t in pred + synth + arm], "opt": opt.state_dict(),
+    torch.save({"args": checkpoint_identity(a), "tensors": [t.detach() for t in pred + synth + arm], "opt": opt.state_dict(),
                 "rng": torch.get_rng_state(), "step": step, "seconds": seconds, "history": history}, tmp)
     os.replace(tmp, a.checkpoint)
 
 
-def _identity(a: argparse.Namespace) -> dict:
-    """The settings a checkpoint must match to be resumed."""
-    return {k: str(v) for k, v in vars(a).items()
-            if k not in ("checkpoint", "threads", "log_every", "save_every", "out", "stop_at")}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--crops", type=Path, required=True, help="uint8 (N, S, S, 3) .npy from training.patches")
-    ap.add_argument("--base", type=Path, required=True, help="the auto-decoder init to start from")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--name", default="latents-v2")
+    init_options(ap, "latents-v2")
+    ap.add_argument("--base", type=Path, required=True, help="the init to start from (a predictor in it is continued)")
     ap.add_argument("--steps", type=int, default=16000, help="0.16 s a step at batch 8 on 2 CPU cores")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--channels", type=int, default=24)
@@ -139,11 +122,7 @@ def main() -> None:
     ap.add_argument("--stop-at", type=int, help="stop at this step (checkpointed, the init written as it stands) to fit a session")
     ap.add_argument("--rate-noise", action=argparse.BooleanOptionalAction, default=True,
                     help="price noisy latents (else rounded straight-through, as the synthesis reads them)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--checkpoint", type=Path)
-    ap.add_argument("--save-every", type=int, default=200)
-    ap.add_argument("--log-every", type=int, default=100)
+    run_options(ap, save_every=200, log_every=100)
     train(ap.parse_args())
 
 
