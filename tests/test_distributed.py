@@ -61,7 +61,9 @@ def test_two_ranks_resume_together_from_one_checkpoint(tmp_path):
     whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
     whole.mkdir(), interrupted.mkdir()
     launch(_rank_run, 2, "gloo", str(whole))
-    with pytest.raises(Exception, match="stopped"):
+    # Both ranks stop at once; spawn reports whichever ends first: one's "stopped", or (rarely, when gloo
+    # tears down under the other) its peer's abort. The checkpoint below is what must be right.
+    with pytest.raises(Exception, match="stopped|terminated with signal"):
         launch(_rank_run, 2, "gloo", str(interrupted), 5)  # in the pruning round, after the dense round's end
     saved = torch.load(interrupted / "run.ckpt", weights_only=False)
     assert (saved["round"], saved["step"], saved["settings"]["ranks"], len(saved["rngs"])) == (0, 3, 2, 2)
