@@ -65,7 +65,7 @@ def train(a: argparse.Namespace) -> None:
         z = predict(pred, x, lam, base.levels)
         bits = grid_bits(list(zip(arm[0::2], arm[1::2], strict=True)), [quantized(t, a.rate_noise) for t in z])
         params = [p * m for p, m in zip(synth, masks, strict=True)]
-        out = synthesize(params, upsample([quantized(t, False) for t in z], mats), base.activation)
+        out = synthesize(params, upsample([quantized(t, a.synthesis_noise) for t in z], mats), base.activation)
         mse = (out - x).pow(2).mean((1, 2, 3))
         bpp = bits / (size * size)
         loss = (mse + lam * bpp).mean()
@@ -122,6 +122,8 @@ def main() -> None:
     ap.add_argument("--stop-at", type=int, help="stop at this step (checkpointed, the init written as it stands) to fit a session")
     ap.add_argument("--rate-noise", action=argparse.BooleanOptionalAction, default=True,
                     help="price noisy latents (else rounded straight-through, as the synthesis reads them)")
+    ap.add_argument("--synthesis-noise", action="store_true",
+                    help="the synthesis reads the noisy latents too (else rounded straight-through)")
     run_options(ap, save_every=200, log_every=100)
     train(ap.parse_args())
 
