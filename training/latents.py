@@ -126,11 +126,7 @@ def train(a: argparse.Namespace) -> None:
             print(f"step {step}: train PSNR {psnr:.2f} dB, {float(bpp.detach().mean()):.3f} bpp "
                   f"({(time.perf_counter() - t0) / 60:.1f} min)", flush=True)
         if a.checkpoint and (step % a.save_every == 0 or step == a.steps):
-            tmp = Path(f"{a.checkpoint}.tmp")
-            torch.save({"args": checkpoint_identity(a), "tensors": [t.detach() for t in latents + synth + arm],
-                        "masks": masks, "opt": opt.state_dict(), "rng": torch.get_rng_state(), "step": step,
-                        "seconds": time.perf_counter() - t0, "history": history}, tmp)
-            os.replace(tmp, a.checkpoint)
+            save_checkpoint(a, latents + synth + arm, opt, step, time.perf_counter() - t0, history, masks=masks)
     values = [(p * m).detach().cpu().numpy() for p, m in zip(synth, masks, strict=True)]
     meta = {"data": {"crops": str(a.crops), "count": n, "size": h}, "steps": a.steps,
             "seconds": round(time.perf_counter() - t0), "device": device, "width": a.width, "layers": a.layers,
@@ -224,6 +220,15 @@ def init_options(ap: argparse.ArgumentParser, name: str) -> None:
     ap.add_argument("--crops", type=Path, required=True, help="uint8 (N, S, S, 3) .npy from training.patches")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--name", default=name)
+
+
+def save_checkpoint(a: argparse.Namespace, tensors: list[torch.Tensor], opt: torch.optim.Optimizer, step: int,
+                    seconds: float, history: list, **extra: object) -> None:
+    """Write what `resume` reads (settings, tensors, optimiser, RNG, progress), atomically."""
+    tmp = Path(f"{a.checkpoint}.tmp")
+    torch.save({"args": checkpoint_identity(a), "tensors": [t.detach() for t in tensors], "opt": opt.state_dict(),
+                "rng": torch.get_rng_state(), "step": step, "seconds": seconds, "history": history, **extra}, tmp)
+    os.replace(tmp, a.checkpoint)
 
 
 def run_options(ap: argparse.ArgumentParser, save_every: int, log_every: int) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from inrcodec.representations.latents.init import load_latent_init_file, save_la
 from inrcodec.representations.latents.predictor import as_tensors, predict, predictor_init
 from inrcodec.representations.latents.synthesis import synthesize
 
-from .latents import card, checkpoint_identity, init_options, integer_arm, resume, run_options
+from .latents import card, init_options, integer_arm, resume, run_options, save_checkpoint
 
 
 def train(a: argparse.Namespace) -> None:
@@ -82,10 +81,10 @@ def train(a: argparse.Namespace) -> None:
             print(f"step {step}: train PSNR {psnr:.2f} dB, {rate:.3f} bpp ({(time.perf_counter() - t0) / 60:.1f} min)",
                   flush=True)
         if a.checkpoint and step % a.save_every == 0:
-            _save(a, pred, synth, arm, opt, step, time.perf_counter() - t0, history)
+            save_checkpoint(a, pred + synth + arm, opt, step, time.perf_counter() - t0, history)
     seconds = time.perf_counter() - t0
     if a.checkpoint and step > first:
-        _save(a, pred, synth, arm, opt, step, seconds, history)
+        save_checkpoint(a, pred + synth + arm, opt, step, seconds, history)
     meta = dict(base.meta)
     meta.update({"base": meta.get("base", {"name": base.name, "sha256": base.sha256}),
                  "stages": [*meta.get("stages", []), *([meta["predictor"]] if "predictor" in meta else [])],
@@ -98,14 +97,6 @@ def train(a: argparse.Namespace) -> None:
     print(f"wrote {a.out} ({Path(a.out).stat().st_size} bytes, sha256 {sha}) and its card after {step} steps")
     if step < a.steps:
         print(f"stopped at step {step} of {a.steps}: the same command without --stop-at resumes")
-
-
-def _save(a: argparse.Namespace, pred: list[torch.Tensor], synth: list[torch.Tensor], arm: list[torch.Tensor],
-          opt: torch.optim.Optimizer, step: int, seconds: float, history: list) -> None:
-    tmp = Path(f"{a.checkpoint}.tmp")
-    torch.save({"args": checkpoint_identity(a), "tensors": [t.detach() for t in pred + synth + arm], "opt": opt.state_dict(),
-                "rng": torch.get_rng_state(), "step": step, "seconds": seconds, "history": history}, tmp)
-    os.replace(tmp, a.checkpoint)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ REFINE = (0.0, 5e-3)  # from a predicted start: noise share and latent learning 
 REFINE_ADAPT_AT: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # its lambda re-aims: a refinement's rate drifts up all along
 AIM_ROUNDS, AIM_TOLERANCE = 8, 0.03  # lambda aimed at a bpp target on the prediction alone before refining
 STE_LR = 0.1  # the straight-through tail's learning rate, relative
-ADAPT_AT = (0.3, 0.6)  # shares of the steps where lambda is re-aimed at a bpp target
+ADAPT_AT: tuple[float, ...] = (0.3, 0.6)  # shares of the steps where lambda is re-aimed at a bpp target
 RATE_SLOPE = 1.25  # d log(lambda) / d log(bpp) to move a rate by, measured on val (docs/design.md)
 LOG2_SCALE = ((MIN_SCALE_INDEX - 160) / 16, (MAX_SCALE_INDEX - 160) / 16)  # the coder's scale range
 
@@ -190,7 +190,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         noise_share, lr, adapt_at = REFINE[0], lr or REFINE[1], REFINE_ADAPT_AT
     else:
         start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
-        noise_share, lr, adapt_at = NOISE_SHARE, lr or LATENT_LR, tuple(ADAPT_AT)
+        noise_share, lr, adapt_at = NOISE_SHARE, lr or LATENT_LR, ADAPT_AT
     latents = [z.clone().requires_grad_() for z in start]  # a prediction starts rounded (see predicted)
     values = [torch.from_numpy(v).to(device) for v in init.values]
     masks = [torch.from_numpy(m).to(device) for m in init.masks]
