@@ -69,6 +69,7 @@ from inrcodec.entropy import CodedTensor, choose_scale, encode_tensors, make_cod
 from inrcodec.errors import UsageError
 from inrcodec.metrics import psnr
 from inrcodec.quant import dequantize, quantize, step_size
+from inrcodec.sharedinit import INTEGRAL_INIT
 from inrcodec.siren import SirenSpec, siren_forward, siren_init
 from inrcodec.tilecoding import finest_index, step_offsets
 from inrcodec.tilesiren import render, tile_params
@@ -371,7 +372,8 @@ def run_tiles(out: Writer, crop: str, image: np.ndarray, steps: int, qat_steps: 
     for target in TARGETS:
         t0 = time.perf_counter()
         try:
-            analysis = analyse(image, bpp=target, steps=steps, device="cpu")  # rate weight 1/bpp, the codec's network
+            analysis = analyse(image, bpp=target, steps=steps, device="cpu",  # rate weight 1/bpp, the codec's
+                               init=INTEGRAL_INIT)  # network
         except UsageError:  # the header alone is over the target (tiny images)
             continue
         fit_s = time.perf_counter() - t0

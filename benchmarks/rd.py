@@ -15,7 +15,8 @@ Encode time is the fit plus rate control, measured in this long-running process.
 --cli-timing images, every inrcodec point is also run as a user runs it: `inrcodec encode` and
 `inrcodec decode`, each a fresh process, timed by the wall clock (start-up and loading included).
 
-inrcodec variants: the presets (the shipped default init), and with --policies the rate-control
+inrcodec variants: the presets (the encoder's default: latents where the predicted init reaches
+the rate, else the integral tiles; one fit per point), and with --policies the rate-control
 policies of the integral init chosen on val by training/tune.py (ladder: full width, level by
 rate; width: one level, width by rate; both: width and level by rate), each at the default
 preset. Variants that pick the same network for the same rate weight share one fit.
@@ -51,7 +52,8 @@ from inrcodec.encoder import pick_device
 from inrcodec.images import load_image
 from inrcodec.metrics import ms_ssim, psnr
 from inrcodec.representations.latents.init import LATENT_INIT
-from inrcodec.sharedinit import DEFAULT_INIT, INTEGRAL_INIT, load_init
+from inrcodec.representations.latents.stream import LATENTS
+from inrcodec.sharedinit import INTEGRAL_INIT, load_init
 from inrcodec.tiles import choose_network, table_choice
 
 POLICY_FILE = RESULTS / "network-val.json"
@@ -61,7 +63,7 @@ def variants(presets: list[str], policies: list[str], policy_file: Path,
              latent_presets: list[str] = (), latent_init: str = LATENT_INIT) -> dict[str, dict]:
     """Label -> how inrcodec runs: preset, init, and (policies) a rate -> (width, level) table; the
     latent presets (`latents-PRESET`, or `INIT-PRESET` for another latent init) code representation 3."""
-    out = {p: {"preset": p, "init": DEFAULT_INIT, "table": None} for p in presets}
+    out = {p: {"preset": p, "init": None, "table": None} for p in presets}  # init None: the encoder chooses
     prefix = "latents" if latent_init == LATENT_INIT else latent_init
     out.update({f"{prefix}-{p}": {"preset": p, "init": latent_init, "table": None, "latents": True}
                 for p in latent_presets})
@@ -172,7 +174,7 @@ def main() -> None:
     fits_by_image: dict[Path, dict] = {}  # variants picking the same network for a rate weight share its fit
     t_start = time.time()
 
-    shared = load_init(DEFAULT_INIT)
+    shared = load_init(INTEGRAL_INIT)
     seam_masks: dict[tuple[int, int], np.ndarray] = {}  # every codec is measured on inrcodec's tile bands
 
     def record(path, px, codec_name, preset, setting, data, out, enc, dec, dev, network="", cli=(np.nan, np.nan)):
@@ -199,9 +201,9 @@ def main() -> None:
                 fits = fits_by_image.setdefault(path, {})
                 run = runs[preset]
                 for rate in settings:
-                    if run.get("latents"):  # its fit aims at the rate itself: one fit per point
-                        key, network, options, cli_options = (run["preset"], run["init"], rate), "latents", {}, \
-                            ["--init", run["init"]]
+                    if run["init"] is None or run.get("latents"):  # the fit aims at the rate: one per point
+                        key, network, options = (run["preset"], run["init"], rate), "latents", {}
+                        cli_options = ["--init", run["init"]] if run["init"] else []
                     else:
                         width, level = (table_choice(run["table"], rate) if run["table"] else  # explicit, so that
                                         choose_network(load_init(run["init"]), rate, None, None))  # fits are shared
@@ -213,6 +215,10 @@ def main() -> None:
                             fits[key] = inrcodec.analyse(px, bpp=rate, preset=run["preset"], device=device,
                                                          init=run["init"], **options)
                         fit = fits[key]
+                        if run["init"] is None and fit.rep.id != LATENTS:  # the default fell back on the tiles
+                            network = "{}/L{}".format(fit.rep.settings.width, fit.rep.settings.level)
+                        elif fit.rep.coded != px.shape[:2]:  # latents for a smaller image
+                            network = "latents at {1}x{0}".format(*fit.rep.coded)
                         t0 = time.perf_counter()
                         data = fit.compress(bpp=rate)
                     except inrcodec.UsageError as e:  # an unreachable target is a result, not a crash
@@ -223,7 +229,7 @@ def main() -> None:
                     out = inrcodec.decode(data)
                     dec = time.perf_counter() - t1
                     cli = (cli_seconds(path, rate, run["preset"], cli_options, device)
-                           if path in timed_cli and (run["init"] == DEFAULT_INIT or run.get("latents")) else (np.nan, np.nan))
+                           if path in timed_cli and (run["init"] is None or run.get("latents")) else (np.nan, np.nan))
                     record(path, px, codec_name, preset, rate, data, out, fit.seconds + t1 - t0, dec, device,
                            network, cli)
             else:

@@ -20,7 +20,7 @@ from inrcodec import tilesiren
 from inrcodec.example import synthetic_image
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
-from inrcodec.sharedinit import DEFAULT_INIT, load_init
+from inrcodec.sharedinit import INTEGRAL_INIT, load_init
 
 ZOOM = 4
 
@@ -46,7 +46,7 @@ def main() -> None:
     src = load_image(a.image) if a.image else synthetic_image(512, 768, seed=0)
     data = inrcodec.encode(src, bpp=a.bpp)
     out = inrcodec.decode(data)
-    grid = tilesiren.grid_for(load_init(DEFAULT_INIT), *src.shape[:2])
+    grid = tilesiren.grid_for(load_init(INTEGRAL_INIT), *src.shape[:2])
     seam = grid.seam_mask()
     y0, x0, n = a.crop
     sl = (slice(y0, y0 + n), slice(x0, x0 + n))

@@ -16,7 +16,7 @@ import inrcodec
 from inrcodec.decoder import symbols_sha256
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
-from inrcodec.representations.latents.init import LATENT_INIT
+from inrcodec.representations.latents.init import LATENT_INIT, PREDICTED_INIT
 from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT
 
 HERE = Path(__file__).parent / "conformance"
@@ -29,6 +29,7 @@ CASES = [  # name, (height, width), seed, encoder settings; representation 2 cas
     ("integral-table-q50", (41, 67), 15, {"quality": 50, "steps": 10, "init": INTEGRAL_INIT}),
     ("latents-q70", (32, 40), 16, {"quality": 70, "steps": 30, "init": LATENT_INIT}),
     ("latents-bpp3", (36, 52), 17, {"bpp": 3.0, "steps": 40, "init": LATENT_INIT}),
+    ("predicted-half-q60", (40, 56), 18, {"quality": 60, "steps": 10, "init": PREDICTED_INIT, "latent_scale": 0.5}),
 ]
 PREVIEW = 0.5  # width fraction of the pinned preview decodes
 

@@ -1,10 +1,10 @@
-"""inrcodec: an image codec built on meta-learned sparse SIRENs.
+"""inrcodec: an image codec built on implicit neural representations (latent grids, sparse SIRENs).
 
     data = inrcodec.encode("photo.png", bpp=0.5)      # -> bytes (.inr)
     pixels = inrcodec.decode(data, resolution=1024)   # -> (H, W, 3) uint8
-    preview = inrcodec.decode(data, width_fraction=0.5)  # half the channels: a fast preview
-    fit = inrcodec.analyse("photo.png", bpp=0.5)       # fit once for a target, then code near it:
-    smaller, larger = fit.compress(bpp=0.4), fit.compress(bpp=0.6)
+    preview = inrcodec.decode(data, width_fraction=0.5)  # the coarsest latent grids: a fast preview
+    fit = inrcodec.analyse("photo.png", bpp=0.5, init="integral-siren-t32-v1")  # a tile fit codes
+    smaller, larger = fit.compress(bpp=0.4), fit.compress(bpp=0.6)               # at any rate
 """
 from __future__ import annotations
 

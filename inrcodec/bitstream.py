@@ -22,7 +22,7 @@ from .errors import BitstreamError, UsageError
 
 MAGIC = b"\x89INR"
 FIRST_VERSION = {1: 1, 2: 2, 3: 3}  # representation -> the version that introduced it (and that its streams carry)
-SUPPORTED_VERSIONS = tuple(sorted(set(FIRST_VERSION.values())))
+SUPPORTED_VERSIONS = (1, 2, 3, 4)  # 4: representation 3 coded at a reduced size (its settings say)
 FORMAT_VERSION = max(SUPPORTED_VERSIONS)  # the newest version this inrcodec writes
 _FIXED = struct.Struct(">4sBBHHB")  # magic, version, representation, height, width, init-name length
 _TENSOR = struct.Struct(">HBH")  # step index, scale index, radius
@@ -85,6 +85,7 @@ class StreamHeader:
     init_name: str
     init_checksum: bytes  # 8 bytes
     settings: bytes  # representation-specific, opaque to the container
+    version: int | None = None  # None: FIRST_VERSION of the representation; a later one for settings it added
 
 
 def write_stream(header: StreamHeader, tensors: list[CodedTensor], words: np.ndarray) -> bytes:
@@ -93,7 +94,7 @@ def write_stream(header: StreamHeader, tensors: list[CodedTensor], words: np.nda
     name = header.init_name.encode("ascii")
     if not (0 < header.height < 65536 and 0 < header.width < 65536):
         raise ValueError("image sides must be 1..65535 pixels")
-    version = FIRST_VERSION[header.representation]  # representation 1 streams stay readable by inrcodec 0.2
+    version = header.version or FIRST_VERSION[header.representation]  # so representation 1 stays readable by 0.2
     out = bytearray(_FIXED.pack(MAGIC, version, header.representation, header.height, header.width, len(name)))
     out += name + header.init_checksum
     out += bytes([len(header.settings)]) + header.settings
@@ -156,7 +157,7 @@ def read_header(data: bytes) -> tuple[StreamHeader, list[tuple[int, int, int]], 
         raise BitstreamError("malformed .inr header (zero image size)")
     if any(radius == 0 and scale != 0 for _, scale, radius in records):  # the encoder writes 0 there
         raise BitstreamError("malformed .inr header (a scale index for an all-zero tensor)")
-    return StreamHeader(rep, h, w, name, checksum, settings), records, payload
+    return StreamHeader(rep, h, w, name, checksum, settings, version), records, payload
 
 
 def payload_words(data: bytes, offset: int) -> np.ndarray:

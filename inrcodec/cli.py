@@ -210,9 +210,13 @@ def _code(kind: Kind, inputs: tuple[Path, ...], options: dict[str, Any], quiet: 
 @click.option("--network-width", type=click.IntRange(1, 255),
               help="Hidden channels of the tile networks (integral init only; default: chosen by the rate).")
 @click.option("--level", type=click.IntRange(0, 255), help="Density level of the init (default: chosen by the rate).")
+@click.option("--latent-scale", type=click.FloatRange(0, 1, min_open=True),
+              help="Latents: code the image at this share of its size (decoded back to it). Default: the "
+                   "largest that reaches --bpp.")
 @click.option("--init", metavar="NAME|PATH.npz",
-              help="The init to code with: its representation is the stream's (shipped: integral-siren-t32-v1, "
-                   "the default, sparse-siren-t32-v1, latents-v1, latents-v2).")
+              help="The init to code with: its representation is the stream's (shipped: latents-v2, latents-v1, "
+                   "integral-siren-t32-v1, sparse-siren-t32-v1). Default: latents-v2 where its rates reach "
+                   "--bpp, else integral-siren-t32-v1.")
 @_files_options
 def encode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: bool, scheduler: str | None,
            quiet: bool, **options: Any) -> None:
@@ -222,12 +226,18 @@ def encode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: boo
     _code("encode", inputs, options, quiet, _encode_one, out_dir, jobs, force, scheduler)
 
 
+CHOICE = ("bpp", "quality", "device", "init", "latent_scale", "network_width", "level", "scalable")  # encoder.choose's
+
+
 def _encode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> None:
     pixels = load_image(_stdin() if src == STDIO else src, presets.MAX_ENCODE_PIXELS)
     t0 = time.perf_counter()
     from . import encoder  # torch: only an encode pays for it
     from .metrics import psnr
 
+    if options["init"] is None or options["latent_scale"] is None:  # here: the bar counts the chosen fit's steps
+        chosen, scale = encoder.choose(pixels, *(options[k] for k in CHOICE))
+        options = {**options, "init": chosen, "latent_scale": scale}
     with _LazyBar(encoder.planned_steps(options["preset"], options["steps"], options["init"]), "fitting",
                   quiet) as bar:
         data = encoder.encode(pixels, **options, progress=bar.update)
@@ -292,13 +302,14 @@ def info(src: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**asdict(i), "bpp": i.bpp}))
         return
+    coded = f" for the image at {i.coded_width}x{i.coded_height}" if (i.coded_height, i.coded_width) != (i.height, i.width) else ""
     click.echo(f"file:           {src}\n"
                f"size:           {i.bytes} bytes, {i.bpp:.4f} bpp\n"
                f"image:          {i.width}x{i.height}\n"
                f"format version: {i.version}\n"
                f"representation: {i.representation} ({REPRESENTATIONS[i.representation]})\n"
                f"init:           {i.init_name} (sha256 {i.init_checksum}...)\n"
-               + (f"networks:       {i.network_width} latent grids; previews: the coarsest grids\n"
+               + (f"networks:       {i.network_width} latent grids{coded}; previews: the coarsest grids\n"
                   if i.representation == 3 else
                   f"networks:       {i.network_width} channels, level {i.level}; "
                   + (f"previews: any width, fitted for {i.preview_min}..{i.network_width}\n" if i.preview_min else

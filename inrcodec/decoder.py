@@ -39,6 +39,8 @@ class StreamInfo:
     network_width: int  # hidden channels of every tile network
     preview_min: int  # representation 2: fitted for decodes down to this width (0: not fitted for it)
     macs_per_pixel: int  # decode cost at the native size: multiply-accumulates per pixel
+    coded_height: int  # the image its numbers describe: the native size, or less (latents at a low rate)
+    coded_width: int
 
     @property
     def bpp(self) -> float:
@@ -107,7 +109,7 @@ def info(data: StreamSource, init: str | None = None) -> StreamInfo:
     names = {v: k for k, v in PRESET_CODES.items()}
     return StreamInfo(data[4], h.representation, h.height, h.width, h.init_name, h.init_checksum.hex(), s.level,
                       s.steps, names.get(s.preset, "?"), len(data), len(p.records), p.rep.channels, s.preview_min,
-                      round(p.rep.macs_per_pixel()))
+                      round(p.rep.macs_per_pixel()), *p.rep.coded)
 
 
 def preview_width(coded: int, fraction: float) -> int:

@@ -21,13 +21,19 @@ from .errors import UsageError
 from .images import ImageSource, image_pixels
 from .presets import MAX_ENCODE_PIXELS, PRESETS
 from .representation import Representation, open_any_init, plan, preset_steps
-from .sharedinit import DEFAULT_INIT
+from .representations.latents.init import PREDICTED_INIT, LatentInit
+from .sharedinit import INTEGRAL_INIT
 from .tiles import tile_rate_weight
 
 MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
 BPP_TOLERANCE = 0.10
 DEFAULT_ROUNDING = 0.5  # plain rounding
 MIN_ROUNDING = 0.05
+# Without --init: predicted latents wherever they reach the target (they beat the tiles at every
+# rate they reach on val, docs/design.md §11), the integral tiles elsewhere (choose).
+DEFAULT_INITS = (PREDICTED_INIT, INTEGRAL_INIT)
+LATENT_SCALES = tuple(2 ** (-k / 4) for k in range(13))  # sizes a predicted fit may code at: 1 .. 1/8, in
+# quarter octaves, so that the rates of one size (a factor of about 2.7 on val) overlap the next's
 
 
 def rate_weight(bpp: float | None = None, quality: float | None = None) -> float:
@@ -84,69 +90,120 @@ def _check_target(bpp: float | None, quality: float | None) -> None:
         raise UsageError("quality must be between 0 and 100")
 
 
-def planned_steps(preset: str = "default", steps: int | None = None, init: str | None = None) -> int:
-    """The fitting steps an encode takes: `steps`, else the preset's for the init's representation."""
+def planned_steps(preset: str = "default", steps: int | None = None, init: str = DEFAULT_INITS[0]) -> int:
+    """The fitting steps an encode with `init` takes: `steps`, else the preset's for its representation."""
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
-    n_steps = preset_steps(open_any_init(init or DEFAULT_INIT))[preset] if steps is None else int(steps)
+    n_steps = preset_steps(open_any_init(init))[preset] if steps is None else int(steps)
     if not 0 <= n_steps <= 65535:
         raise UsageError("steps must be between 0 and 65535")
     return n_steps
 
 
+def choose(image: np.ndarray, bpp: float | None = None, quality: float | None = None, device: str = "auto",
+           init: str | None = None, latent_scale: float | None = None, network_width: int | None = None,
+           level: int | None = None, scalable: bool = False) -> tuple[str, float]:
+    """The init and the latent scale an encode of an (H, W, 3) image uses where they are not given.
+
+    A predicted latent init codes at the largest size (LATENT_SCALES) whose prediction's rates,
+    plus the header, span the bpp target: a low target codes a smaller image, stretched back by the
+    any-resolution decode, rather than a starved full-size one. Without `init`, DEFAULT_INITS[0]
+    where some size reaches the target, else the tiles (which also take their own options)."""
+    if init is None and (network_width is not None or level is not None or scalable):
+        return INTEGRAL_INIT, latent_scale or 1.0
+    name = init or DEFAULT_INITS[0]
+    shared = open_any_init(name)
+    if not isinstance(shared, LatentInit) or shared.predictor is None or latent_scale is not None or bpp is None:
+        return name, latent_scale or 1.0  # a quality target stays within the trained lambdas: full size
+    for scale in LATENT_SCALES:
+        lo, hi = reachable_rates(image, name, scale, device)
+        if lo <= bpp:
+            if bpp <= (1 + BPP_TOLERANCE) * hi:
+                return name, scale
+            break  # above the range: a smaller size only lowers it
+    return (INTEGRAL_INIT, 1.0) if init is None else (name, 1.0)
+
+
+def reachable_rates(image: np.ndarray, init: str, latent_scale: float = 1.0, device: str = "auto") -> tuple[float, float]:
+    """The bpp range, header included, that a fit of an (H, W, 3) image with `init` can code at."""
+    h, w, _ = image.shape
+    shared = open_any_init(init)
+    rep = plan(shared, h, w, 1.0, steps=0, preset="default", scale=latent_scale)
+    floor = _header_bpp(StreamHeader(rep.id, h, w, shared.name, shared.checksum, rep.settings_bytes(), rep.version), rep)
+    lo, hi = rep.rate_range(image, pick_device(device))
+    return lo + floor, hi + floor
+
+
+def _header_bpp(header: StreamHeader, rep: Representation) -> float:
+    """The rate of a stream of all zeros: what no fit can code under."""
+    empty = [make_coded(np.zeros(n, np.int32), 0) for n in rep.symbol_counts()]
+    return 8 * len(write_stream(header, empty, rep.encode_words(empty))) / (header.height * header.width)
+
+
 def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
             steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
-            network_width: int | None = None, scalable: bool = False, lr: float | None = None,
-            weight: float | None = None, progress: Callable[[int], None] | None = None) -> Analysis:
+            network_width: int | None = None, scalable: bool = False, latent_scale: float | None = None,
+            lr: float | None = None, weight: float | None = None,
+            progress: Callable[[int], None] | None = None) -> Analysis:
     """Fit an image (path, binary file, PIL image or (H, W, 3) uint8 array) for coding at a target;
     see Analysis.compress.
 
     The target (bpp or quality, as for encode) sets how hard the fit is pushed towards
-    few, small deltas (`rate_weight`; `weight` overrides it) and, with an integral init, the
+    few, small numbers (`rate_weight`; `weight` overrides it) and, with an integral init, the
     width and level of the tile networks (`tiles.choose_network`; `network_width` and `level` fix
     them). `scalable` fits for fast reduced-width previews (`decode(width_fraction=...)`) at
-    some cost in quality; it needs an integral init (the default). The
-    result codes at any rate, best near the target. A bpp target is checked against the
-    header-only rate before any fitting; `lr` overrides the representation's step size. `init`
-names a shipped init or an .npz: its representation is the stream's (tiles, or latents).
+    some cost in quality; it needs an integral init. A tile fit codes at any rate, best near the
+    target; a predicted latent fit only near the target (`Representation.fitted_index`). A bpp
+    target is checked against the header-only rate before any fitting; `lr` overrides the
+    representation's step size. `init` names a shipped init or an .npz: its representation is the
+    stream's (tiles, or latents); None lets `choose` pick it (and `latent_scale`, the size a latent
+    fit codes the image at) by the image and target.
     """
     alloc.tune_allocator()  # the fit allocates tens of MB per step: keep them on the heap
     _check_target(bpp, quality)
-    shared = open_any_init(init or DEFAULT_INIT)
-    n_steps = planned_steps(preset, steps, init)
+    if init is not None:
+        shared = open_any_init(init)  # a bad name is refused before the image is read
+    planned_steps(preset, steps, init or INTEGRAL_INIT)  # so are bad steps
     pixels = image_pixels(image, MAX_ENCODE_PIXELS)  # a file too large is refused from its header
     h, w, _ = pixels.shape
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
+    device = pick_device(device)
+    if init is None or latent_scale is None:
+        name, latent_scale = choose(pixels, bpp, quality, device, init, latent_scale, network_width, level, scalable)
+        shared = open_any_init(init or name)
+    n_steps = planned_steps(preset, steps, init or shared.name)
     rate = nominal_bpp(bpp, quality)
     rep = plan(shared, h, w, rate, steps=n_steps, preset=preset if steps is None else "custom",
-               network_width=network_width, level=level, scalable=scalable)
-    header = StreamHeader(rep.id, h, w, shared.name, shared.checksum, rep.settings_bytes())
+               network_width=network_width, level=level, scalable=scalable, scale=latent_scale)
+    header = StreamHeader(rep.id, h, w, shared.name, shared.checksum, rep.settings_bytes(), rep.version)
+    floor = 0.0
     if bpp is not None:  # the header alone is a floor on the rate: say so before spending time
-        empty = [make_coded(np.zeros(n, np.int32), 0) for n in rep.symbol_counts()]
-        floor = 8 * len(write_stream(header, empty, rep.encode_words(empty))) / (h * w)
+        floor = _header_bpp(header, rep)
         if floor > (1 + BPP_TOLERANCE) * bpp:
             raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
-    device = pick_device(device)
     t0 = time.perf_counter()
     lam = rep.rate_weight(rate) if weight is None else weight
-    fitted = rep.fit(pixels, n_steps, lr, lam, device, progress, target_bpp=bpp)
+    fitted = rep.fit(pixels, n_steps, lr, lam, device, progress,  # what a fit aims at is the rate past the header
+                     target_bpp=None if bpp is None else max(bpp - floor, bpp / 4))
     return Analysis(header, rep, fitted, time.perf_counter() - t0)
 
 
 def encode(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
            steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
-           network_width: int | None = None, scalable: bool = False,
+           network_width: int | None = None, scalable: bool = False, latent_scale: float | None = None,
            progress: Callable[[int], None] | None = None) -> bytes:
     """Compress an image (path, binary file, PIL image or (H, W, 3) uint8 array) to .inr bytes.
 
     Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
     (0..100); neither means quality 50. `steps` overrides the preset's fitting steps;
-    `scalable` makes streams whose reduced-width previews look their best (see analyse).
+    `scalable` makes streams whose reduced-width previews look their best (see analyse); `init`
+    and `latent_scale` (latents for the image at that share of its size) are chosen by `choose`
+    where not given.
     """
     return analyse(image, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device, init=init,
-                   level=level, network_width=network_width, scalable=scalable,
+                   level=level, network_width=network_width, scalable=scalable, latent_scale=latent_scale,
                    progress=progress).compress(bpp=bpp, quality=quality)
 
 

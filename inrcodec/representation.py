@@ -49,6 +49,15 @@ class Representation(Protocol):
 
     def settings_bytes(self) -> bytes: ...
 
+    @property
+    def version(self) -> int:
+        """The format version its header carries: the lowest that has these settings."""
+
+    @property
+    def coded(self) -> tuple[int, int]:
+        """(rows, cols) of the image its numbers describe: the header's size, or less (latents at a
+        low rate), which the decode stretches to any output grid."""
+
     def macs_per_pixel(self, out_h: int | None = None, out_w: int | None = None) -> float:
         """The decoder's multiply-accumulates per output pixel (native size by default)."""
 
@@ -64,6 +73,9 @@ class Representation(Protocol):
     @property
     def fitted_index(self) -> int | None:
         """The step index a fit aims its rate at, which a bpp target tries first (None: no such index)."""
+
+    def rate_range(self, pixels: np.ndarray, device: str) -> tuple[float, float]:
+        """Bits per pixel, header aside, that a fit of this image can be coded at (torch; a short pass)."""
 
     def fit(self, pixels: np.ndarray, steps: int, lr: float | None, rate_weight: float, device: str,
             progress: Callable[[int], None] | None = None, target_bpp: float | None = None) -> Any:

@@ -29,7 +29,6 @@ from .xp import Array, is_torch
 
 SPARSE_INIT = "sparse-siren-t32-v1"  # fixed width: representation 1 (the default of inrcodec 0.1-0.2)
 INTEGRAL_INIT = "integral-siren-t32-v1"  # continuous width: representation 2
-DEFAULT_INIT = INTEGRAL_INIT  # beat SPARSE_INIT at every rate on val (training/tune.py, docs/design.md)
 
 
 def weight_density(masks: list[Array]) -> float:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .bitstream import StreamHeader
+from .bitstream import FIRST_VERSION, StreamHeader
 from .entropy import CodedTensor, decode_tensors, encode_tensors
 from .errors import BitstreamError, UsageError
 from .presets import PRESET_CODES
-from .sharedinit import DEFAULT_INIT, SharedInit
+from .sharedinit import INTEGRAL_INIT, SharedInit
 from .tilecoding import Fitted, dequantized_params, quantize_fit, symbol_counts
 from .tilesiren import DISCRETE, INTEGRAL, TileNetwork, grid_for, render
 from .tiling import TileGrid
@@ -93,7 +93,7 @@ def choose_network(init: SharedInit, rate: float, network_width: int | None, lev
         low, high = init.widths
         raise UsageError(f"network width must be {low}..{high} with init {init.name}" if low < high else
                          f"init {init.name} has a fixed width of {high} channels (the integral init "
-                         f"{DEFAULT_INIT} has any width)")
+                         f"{INTEGRAL_INIT} has any width)")
     return width, lvl
 
 
@@ -107,10 +107,13 @@ class Tiles:
 
     @classmethod
     def plan(cls, init: SharedInit, height: int, width: int, rate: float, *, steps: int, preset: str,
-             network_width: int | None = None, level: int | None = None, scalable: bool = False) -> Tiles:
+             network_width: int | None = None, level: int | None = None, scalable: bool = False,
+             scale: float = 1.0) -> Tiles:
         """The encoder's choice for an image and a nominal rate (see `choose_network`)."""
+        if scale != 1:
+            raise UsageError(f"a latent scale is an option of the latent representation; init {init.name} codes tiles")
         if scalable and not init.integral:
-            raise UsageError(f"scalable needs an integral init such as {DEFAULT_INIT}; {init.name} has a fixed width")
+            raise UsageError(f"scalable needs an integral init such as {INTEGRAL_INIT}; {init.name} has a fixed width")
         channels, lvl = choose_network(init, rate, network_width, level)
         preview_min = max(1, round(PREVIEW_FRACTION * channels)) if scalable else 0
         # a fixed-width stream (representation 1) stores neither: settings equal what `rebuild` reads back
@@ -177,6 +180,18 @@ class Tiles:
     def quality_index(self, quality: float) -> int:
         """+10 quality halves every quantization step; quality 50 is about 0.24 bpp on val images."""
         return int(round(1.6 * quality)) + 272
+
+    @property
+    def version(self) -> int:
+        return FIRST_VERSION[self.id]
+
+    @property
+    def coded(self) -> tuple[int, int]:
+        return self.grid.height, self.grid.width
+
+    def rate_range(self, pixels: np.ndarray, device: str) -> tuple[float, float]:
+        """Any: the step index moves a tile fit's rate from all zeros to lossless."""
+        return 0.0, math.inf
 
     def fit(self, pixels: np.ndarray, steps: int, lr: float | None, rate_weight: float, device: str,
             progress: Callable[[int], None] | None = None, target_bpp: float | None = None) -> Fitted:

@@ -12,8 +12,10 @@ from PIL import Image
 
 from benchmarks.classic import CLASSICS
 from benchmarks.report import point_key, read_rows
+from inrcodec.encoder import choose
 from inrcodec.example import synthetic_image
-from inrcodec.sharedinit import DEFAULT_INIT, load_init
+from inrcodec.representations.latents.init import PREDICTED_INIT
+from inrcodec.sharedinit import INTEGRAL_INIT, load_init
 from inrcodec.tiles import choose_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,11 +65,14 @@ def test_policy_variants_share_fits_and_compare_with_an_earlier_run(tmp_path):
         "--compare", f"{out / 'first.csv'}:fast", "--cli-timing", "0")
     rows = [x for x in csv.DictReader(open(out / "gen.csv")) if x["codec"] == "inrcodec"]
     nets = {(x["preset"], x["setting"]): x["network"] for x in rows}
-    shipped = {rate: "{}/L{}".format(*choose_network(load_init(DEFAULT_INIT), float(rate), None, None))
-               for rate in ("0.5", "1")}  # a preset runs the default init's own rate table
+    image = np.asarray(Image.open(data / "img0.png"))
+    shipped = {rate: "latents" if choose(image, bpp=float(rate))[0] == PREDICTED_INIT else  # the encoder's default:
+               "{}/L{}".format(*choose_network(load_init(INTEGRAL_INIT), float(rate), None, None))  # else the
+               for rate in ("0.5", "1")}  # tiles' own rate table
     assert nets == {("ladder", "0.5"): "32/L7", ("ladder", "1"): "32/L7", ("width", "0.5"): "16/L7",
                     ("width", "1"): "24/L7", ("fast (first.csv)", "0.5"): shipped["0.5"],
                     ("fast (first.csv)", "1"): shipped["1"]}
+    assert "latents" in shipped.values()
     md = (out / "gen.md").read_text()
     assert "BD-rate between inrcodec variants" in md and "| width | 0.5 |" in md
 

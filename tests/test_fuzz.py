@@ -20,7 +20,7 @@ import inrcodec
 from benchmarks.fuzz import KINDS, conformance_streams, header_fields, mutate, reseal, special_values
 from inrcodec import entropy, tiles, tilesiren
 from inrcodec.errors import BitstreamError, InrCodecError
-from inrcodec.sharedinit import DEFAULT_INIT
+from inrcodec.sharedinit import INTEGRAL_INIT
 
 STREAMS = conformance_streams()
 SECONDS = 10.0  # per mutant: the largest image a header may claim still decodes in well under this
@@ -102,7 +102,7 @@ def test_init_named_by_a_path_is_refused_like_a_missing_one(name, tmp_path):
     data = STREAMS["integral-table-q50"]
     n = data[10]
     real = tmp_path / "evil.npz"  # a real .npz, there to be found were the name used as a path
-    real.write_bytes((Path(inrcodec.__file__).parent / "weights" / f"{DEFAULT_INIT}.npz").read_bytes())
+    real.write_bytes((Path(inrcodec.__file__).parent / "weights" / f"{INTEGRAL_INIT}.npz").read_bytes())
     for claimed in (name, str(real), str(real.with_suffix(""))):
         raw = claimed.encode()
         hostile = reseal(data[:10] + bytes([len(raw)]) + raw + data[11 + n:-4])
@@ -114,7 +114,7 @@ def test_init_named_by_a_path_is_refused_like_a_missing_one(name, tmp_path):
 def test_research_init_by_explicit_path_still_works(tmp_path):
     data = STREAMS["integral-table-q50"]
     path = tmp_path / "copy.npz"
-    path.write_bytes((Path(inrcodec.__file__).parent / "weights" / f"{DEFAULT_INIT}.npz").read_bytes())
+    path.write_bytes((Path(inrcodec.__file__).parent / "weights" / f"{INTEGRAL_INIT}.npz").read_bytes())
     assert np.array_equal(inrcodec.decode(data, init=str(path)), inrcodec.decode(data))
 
 

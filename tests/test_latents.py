@@ -190,7 +190,7 @@ def test_hostile_latent_streams_are_refused(init_path, fitted):
     with pytest.raises(BitstreamError, match="payload"):
         inrcodec.decode(_recrc(bytes(bad)), init=init_path)
     with pytest.raises(BitstreamError):  # a latent stream on a tile init
-        inrcodec.decode(bytes(data), init=inrcodec.sharedinit.DEFAULT_INIT)
+        inrcodec.decode(bytes(data), init=inrcodec.sharedinit.INTEGRAL_INIT)
 
 
 def test_the_cli_encodes_with_a_latent_init_and_reports_what_it_coded(init_path, image, tmp_path):

@@ -11,7 +11,7 @@ from inrcodec import bitstream, representation
 from inrcodec.bitstream import StreamHeader, write_stream
 from inrcodec.entropy import CodedTensor, decode_tensors, encode_tensors, make_coded
 from inrcodec.errors import BitstreamError, UsageError
-from inrcodec.sharedinit import DEFAULT_INIT, SPARSE_INIT, SharedInit, load_init
+from inrcodec.sharedinit import INTEGRAL_INIT, SPARSE_INIT, SharedInit, load_init
 from inrcodec.tiles import Tiles, TileSettings
 
 NO_SETTINGS = TileSettings(level=0, steps=0, preset=0)  # only what `info` reads
@@ -25,12 +25,13 @@ class Flat:
     id: int = 9
     channels: int = 3  # one number per colour
     previews: bool = False
+    coded: tuple[int, int] = (0, 0)  # the image it describes: the header's
 
     @classmethod
     def rebuild(cls, header: StreamHeader, init: SharedInit) -> Flat:
         if header.settings:
             raise BitstreamError("flat streams have no settings")
-        return cls()
+        return cls(coded=(header.height, header.width))
 
     def settings_bytes(self) -> bytes:
         return b""
@@ -58,7 +59,7 @@ class Flat:
 
 
 @pytest.mark.parametrize(("init_name", "width", "scalable"),
-                         [(DEFAULT_INIT, 20, False), (DEFAULT_INIT, 20, True), (SPARSE_INIT, None, False)])
+                         [(INTEGRAL_INIT, 20, False), (INTEGRAL_INIT, 20, True), (SPARSE_INIT, None, False)])
 def test_tiles_rebuilt_from_a_header_are_the_tiles_the_encoder_planned(init_name, width, scalable):
     init = load_init(init_name)
     planned = Tiles.plan(init, 70, 100, 0.3, steps=12, preset="custom", network_width=width, scalable=scalable)
@@ -69,7 +70,7 @@ def test_tiles_rebuilt_from_a_header_are_the_tiles_the_encoder_planned(init_name
 
 
 def test_a_new_representation_decodes_through_the_registry_alone(monkeypatch):
-    init = load_init(DEFAULT_INIT)
+    init = load_init(INTEGRAL_INIT)
     rep = Flat()
     pixels = np.zeros((6, 10, 3), np.uint8) + np.array([200, 100, 50], np.uint8)
     header = StreamHeader(rep.id, 6, 10, init.name, init.checksum, rep.settings_bytes())
@@ -81,14 +82,14 @@ def test_a_new_representation_decodes_through_the_registry_alone(monkeypatch):
     monkeypatch.setitem(representation.REPRESENTATIONS, rep.id, representation.Kind(load_init, load_init, Flat.rebuild))
     assert (inrcodec.decode(stream, resolution=20) == pixels[0, 0]).all()
     assert inrcodec.decode(stream).shape == (6, 10, 3)
-    assert inrcodec.info(stream).representation == 9
+    assert inrcodec.info(stream).representation == 9 and inrcodec.info(stream).coded_width == 10
     with pytest.raises(UsageError, match="no previews"):
         inrcodec.decode(stream, width_fraction=0.5)
 
 
 @pytest.mark.parametrize("size", [(72, 56), (33, 100), (512, 768)])
 def test_decode_cost_counts_every_point_the_decoder_evaluates(size):
-    init = load_init(DEFAULT_INIT)
+    init = load_init(INTEGRAL_INIT)
     tiles = Tiles.plan(init, *size, 0.5, steps=1, preset="custom", network_width=20)
     for out in (size, (size[0] * 2 + 1, size[1] // 2 + 3)):
         points = sum(c.shape[0] * c.shape[1] for _, (c, _, _) in tiles.grid.chunks(*out, 1 << 19))

@@ -8,6 +8,8 @@ import inrcodec
 from inrcodec import bitstream, decoder
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
+from inrcodec.presets import LATENT_PRESETS
+from inrcodec.sharedinit import INTEGRAL_INIT
 
 
 def test_round_trip_shape_and_quality(image, stream):
@@ -52,11 +54,13 @@ def test_bpp_target_within_ten_percent(target):
 
 
 def test_analyse_then_compress_equals_encode(image):
-    fit = inrcodec.analyse(image, bpp=1.0, steps=5)
-    assert fit.compress(bpp=1.0) == inrcodec.encode(image, bpp=1.0, steps=5)
-    assert fit.compress(bpp=0.75) == inrcodec.encode(image, bpp=0.75, steps=5)  # same rate weight, same fit
-    assert fit.compress(quality=50) == inrcodec.encode(image, quality=50, steps=5)
+    fit = inrcodec.analyse(image, bpp=1.0, steps=5, init=INTEGRAL_INIT)  # a tile fit codes at any rate
+    assert fit.compress(bpp=1.0) == inrcodec.encode(image, bpp=1.0, steps=5, init=INTEGRAL_INIT)
+    assert fit.compress(bpp=0.75) == inrcodec.encode(image, bpp=0.75, steps=5, init=INTEGRAL_INIT)  # same weight
+    assert fit.compress(quality=50) == inrcodec.encode(image, quality=50, steps=5, init=INTEGRAL_INIT)
     assert len(fit.compress(bpp=0.5)) < len(fit.compress(bpp=1.5))
+    for bpp in (0.6, 1.5):  # the default, whichever init it chooses for the target
+        assert inrcodec.analyse(image, bpp=bpp, steps=5).compress(bpp=bpp) == inrcodec.encode(image, bpp=bpp, steps=5)
 
 
 def test_rate_weight_falls_with_the_target():
@@ -67,13 +71,15 @@ def test_rate_weight_falls_with_the_target():
 
 def test_the_target_steers_the_fit(image):
     """A low target fits fewer, smaller deltas than a high one (the rate proxy at work)."""
-    low, high = (inrcodec.analyse(image, weight=w, steps=5).fitted.deltas for w in (8.0, 0.5))
+    low, high = (inrcodec.analyse(image, weight=w, steps=5, init=INTEGRAL_INIT).fitted.deltas for w in (8.0, 0.5))
     assert sum(np.abs(d).sum() for d in low) < sum(np.abs(d).sum() for d in high)
 
 
 def test_higher_bpp_gives_higher_psnr():
     img = synthetic_image(128, 128, seed=4)
-    low, high = (inrcodec.decode(inrcodec.encode(img, bpp=b, steps=10)) for b in (0.3, 1.5))
+    coded = [psnr(inrcodec.decode(inrcodec.encode(img, bpp=b, steps=10)), img) for b in (0.1, 0.3, 0.6)]
+    assert coded == sorted(coded)  # the default: latents, at a smaller size for the lower two
+    low, high = (inrcodec.decode(inrcodec.encode(img, bpp=b, steps=10, init=INTEGRAL_INIT)) for b in (0.3, 1.5))
     assert psnr(high, img) > psnr(low, img)
 
 
@@ -113,6 +119,6 @@ def test_accepts_greyscale_array():
 def test_presets_and_steps_recorded(image):
     data = inrcodec.encode(image, quality=50, preset="fast")
     i = inrcodec.info(data)
-    assert (i.preset, i.steps) == ("fast", inrcodec.PRESETS["fast"])
+    assert (i.preset, i.steps) == ("fast", (LATENT_PRESETS if i.representation == 3 else inrcodec.PRESETS)["fast"])
     i = inrcodec.info(inrcodec.encode(image, quality=50, steps=2))
     assert (i.preset, i.steps) == ("custom", 2)

@@ -126,6 +126,30 @@ class LatentFit:
     rate_weight: float
 
 
+def _prediction(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Tensor, torch.Tensor]]
+                ) -> Callable[[float], tuple[list[torch.Tensor], float]]:
+    """lambda -> the predictor's latents for a (1, H, W, 3) image and their rounded bits per pixel."""
+    from .predictor import as_tensors, predict
+
+    assert init.predictor is not None
+    params = as_tensors(init.predictor, str(target.device))
+    pixels = target.shape[1] * target.shape[2]
+
+    def at(lam: float) -> tuple[list[torch.Tensor], float]:
+        z = predict(params, target, torch.tensor([lam], device=target.device), init.levels)
+        return z, float(grid_bits(arm, [torch.round(t) for t in z]).sum()) / pixels
+    return at
+
+
+def prediction_range(init: LatentInit, image: np.ndarray, device: str = "cpu") -> tuple[float, float]:
+    """The latents' bits per pixel at the two ends of the predictor's trained lambdas: the rates a
+    predicted fit can code at (its step is pinned, and beyond that range the predictor predicts junk)."""
+    target = torch.from_numpy(np.asarray(image, np.float32) / 255).to(device)[None]
+    at = _prediction(init, target, float_arm(init.arm, device))
+    with torch.no_grad():
+        return at(max(init.meta["predictor"]["lambda"]))[1], at(min(init.meta["predictor"]["lambda"]))[1]
+
+
 def predicted(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Tensor, torch.Tensor]], lam: float,
               target_bpp: float | None) -> tuple[list[torch.Tensor], float]:
     """The predictor's latents for a (1, H, W, 3) image, and lambda: with a bpp target, the lambda
@@ -134,17 +158,8 @@ def predicted(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Tens
     predictor was trained on (beyond, it predicts junk). The latents come back rounded: the
     predictor puts many at the rounding boundaries, where a refinement step would flip them and the
     context model, sure of their integers, would charge several bits for each."""
-    from .predictor import as_tensors, predict
-
-    assert init.predictor is not None
-    params = as_tensors(init.predictor, str(target.device))
-    pixels = target.shape[1] * target.shape[2]
+    at = _prediction(init, target, arm)
     lo, hi = (math.log(v) for v in init.meta["predictor"]["lambda"])
-
-    def at(lam: float) -> tuple[list[torch.Tensor], float]:
-        z = predict(params, target, torch.tensor([lam], device=target.device), init.levels)
-        return z, float(grid_bits(arm, [torch.round(t) for t in z]).sum()) / pixels
-
     lam = float(np.clip(lam, math.exp(lo), math.exp(hi)))
     with torch.no_grad():
         z, bpp = at(lam)

@@ -21,7 +21,8 @@ from ...sharedinit import InitLoaders
 from .arm import IntegerArm
 from .synthesis import ACTIVATIONS
 
-LATENT_INIT = "latents-v1"
+LATENT_INIT = "latents-v1"  # trained without a predictor: the conformance streams' init
+PREDICTED_INIT = "latents-v2"  # with a predictor: the encoder's default wherever it reaches the rate
 KIND = "latents"
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import constriction
 import numpy as np
+from PIL import Image
 
 from ...bitstream import StreamHeader
 from ...entropy import MAX_RADIUS, CodedTensor, check_exact, choose_scale, decode_from, encode_into, make_coded
@@ -32,7 +33,8 @@ LATENT_INDEX = (STEP_BIAS - 64, STEP_BIAS + 32)
 SYNTH_INDICES = tuple(range(STEP_BIAS + 64, STEP_BIAS + 193, 16))  # update steps 2^-4 .. 2^-12, chosen by RD
 RATE_WEIGHT = (0.002, 1.25)  # lambda = a * bpp^-slope where an init's card does not say (latent probe, val)
 BAND_PIXELS = 1 << 17  # output pixels rendered at once: bounds decoder memory at any size
-_SETTINGS = struct.Struct(">HB")
+_SETTINGS = struct.Struct(">HB")  # version 3: steps, preset
+_CODED = struct.Struct(">HH")  # version 4 adds the coded size: rows, cols
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class LatentSettings:
 
     steps: int
     preset: int
+    rows: int = 0  # the size of the image the latents describe (0: the header's); a low rate's
+    cols: int = 0  # choice, stretched back to the header's size (or any) by the decode
     level: int = 0  # what `info` reads of every representation: no density ladder here
     preview_min: int = 0
 
@@ -63,21 +67,33 @@ class Latents:
 
     @classmethod
     def plan(cls, init: LatentInit, height: int, width: int, rate: float, *, steps: int, preset: str,
-             network_width: int | None = None, level: int | None = None, scalable: bool = False) -> Latents:
-        """The encoder's choice: everything but the steps is the init's (the tiles' options are refused)."""
+             network_width: int | None = None, level: int | None = None, scalable: bool = False,
+             scale: float = 1.0) -> Latents:
+        """The encoder's choice: the steps, and the size the latents are coded at (`scale` of the
+        image's, 0 < scale <= 1); the rest is the init's (the tiles' options are refused)."""
         if network_width is not None or level is not None or scalable:
             raise UsageError(f"network width, level and scalable are options of the tile representations; "
                              f"init {init.name} codes latents")
-        return cls(LatentSettings(steps, PRESET_CODES[preset]), init, height, width)
+        if not 0 < scale <= 1:
+            raise UsageError(f"latent scale must be in (0, 1], not {scale}")
+        rows, cols = max(1, round(height * scale)), max(1, round(width * scale))
+        coded = (0, 0) if (rows, cols) == (height, width) else (rows, cols)
+        return cls(LatentSettings(steps, PRESET_CODES[preset], *coded), init, height, width)
 
     @classmethod
     def rebuild(cls, header: StreamHeader, init: LatentInit) -> Latents:
         """The decoder's: settings checked against what the encoder writes (FORMAT.md)."""
         if not isinstance(init, LatentInit):
             raise BitstreamError(f"representation {LATENTS} does not match init {init.name}")
-        if len(header.settings) != _SETTINGS.size:
+        extended = header.version == 4
+        if len(header.settings) != _SETTINGS.size + extended * _CODED.size:
             raise BitstreamError("malformed representation settings in .inr header")
-        settings = LatentSettings(*_SETTINGS.unpack(header.settings))
+        coded = _CODED.unpack(header.settings[_SETTINGS.size:]) if extended else (0, 0)
+        settings = LatentSettings(*_SETTINGS.unpack(header.settings[:_SETTINGS.size]), *coded)
+        if extended and not (0 < coded[0] <= header.height and 0 < coded[1] <= header.width
+                             and coded != (header.height, header.width)):
+            raise BitstreamError(f"malformed .inr header (latents coded at {coded[1]}x{coded[0]} "
+                                 f"for a {header.width}x{header.height} image)")
         if settings.preset not in PRESET_CODES.values():
             raise BitstreamError(f"unknown preset code {settings.preset} in .inr header")
         return cls(settings, init, header.height, header.width)
@@ -96,11 +112,29 @@ class Latents:
         return True
 
     @property
+    def version(self) -> int:
+        """3; 4 for latents coded at a reduced size (their settings hold it)."""
+        return 4 if self.settings.rows else 3
+
+    @property
+    def coded(self) -> tuple[int, int]:
+        """(rows, cols) of the image the latents describe, stretched to any output grid."""
+        return (self.settings.rows, self.settings.cols) if self.settings.rows else (self.height, self.width)
+
+    def _coded_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """The image at the coded size, each pixel the mean of the area it covers (what the latents fit)."""
+        if not self.settings.rows:
+            return pixels
+        h, w = self.coded
+        return np.asarray(Image.fromarray(pixels).resize((w, h), Image.Resampling.BOX))
+
+    @property
     def sizes(self) -> list[tuple[int, int]]:
-        return level_sizes(self.height, self.width, self.init.levels)
+        return level_sizes(*self.coded, self.init.levels)
 
     def settings_bytes(self) -> bytes:
-        return _SETTINGS.pack(self.settings.steps, self.settings.preset)
+        tail = _CODED.pack(*self.coded) if self.settings.rows else b""
+        return _SETTINGS.pack(self.settings.steps, self.settings.preset) + tail
 
     def symbol_counts(self) -> list[int]:
         return [int(m.sum()) for m in self.init.masks] + [a * b for a, b in self.sizes]
@@ -129,11 +163,24 @@ class Latents:
         """A quality target is met by lambda alone (the fit), so its latents keep their fitted step."""
         return STEP_BIAS
 
+    def rate_range(self, pixels: np.ndarray, device: str) -> tuple[float, float]:
+        """A predicted fit's: near its prediction's rates (fit.prediction_range); without a
+        predictor, lambda and the step reach any."""
+        if self.init.predictor is None:
+            return 0.0, math.inf
+        from .fit import prediction_range  # torch
+
+        lo, hi = prediction_range(self.init, self._coded_pixels(pixels), device)
+        share = math.prod(self.coded) / (self.height * self.width)
+        return lo * share, hi * share
+
     def fit(self, pixels: np.ndarray, steps: int, lr: float | None, rate_weight: float, device: str,
             progress: Callable[[int], None] | None = None, target_bpp: float | None = None) -> LatentFitResult:
         from .fit import fit  # torch: only an encoder pays for it
 
-        fitted = fit(self.init, pixels, steps, rate_weight, device, progress, target_bpp, lr)
+        share = math.prod(self.coded) / (self.height * self.width)  # the fit's bits are per coded pixel
+        fitted = fit(self.init, self._coded_pixels(pixels), steps, rate_weight, device, progress,
+                     target_bpp and target_bpp / share, lr)
         latents = [np.round(z) for z in fitted.latents]
         return LatentFitResult(fitted.latents, fitted.deltas,
                                self._synth_index(pixels, latents, fitted.deltas, fitted.rate_weight))
@@ -141,7 +188,8 @@ class Latents:
     def _synth_index(self, pixels: np.ndarray, latents: list[np.ndarray], deltas: list[np.ndarray],
                      lam: float) -> int | None:
         """The update's step with the least MSE + lambda * its bits per pixel (None: no update),
-        rendered with the rounded latents as the decoder will."""
+        rendered with the rounded latents as the decoder will, at the image's size (bits per coded
+        pixel, as the fit priced them)."""
         target = pixels.reshape(-1, 3).astype(np.float32) / 255
         lat = [CodedTensor(z.astype(np.int32).ravel(), STEP_BIAS, 0, 0) for z in latents]
         best, best_cost = None, math.inf
@@ -149,7 +197,7 @@ class Latents:
             synth = self._synth_tensors(deltas, index)
             mse = float(np.mean((np.clip(self.render(synth + lat, self.height, self.width), 0, 1) - target) ** 2))
             bits = sum(_tensor_bits(t) for t in synth)
-            cost = mse + lam * bits / (self.height * self.width)
+            cost = mse + lam * bits / math.prod(self.coded)
             if cost < best_cost:
                 best, best_cost = index, cost
         return best
@@ -216,7 +264,7 @@ class Latents:
         out = np.empty((out_h * out_w, 3), np.float32)
         band = max(1, BAND_PIXELS // out_w)
         for r0 in range(0, out_h, band):
-            up = upsample(grids, self.height, self.width, out_h, out_w, slice(r0, r0 + band))
+            up = upsample(grids, *self.coded, out_h, out_w, slice(r0, r0 + band))
             out[r0 * out_w:(r0 + up.shape[0]) * out_w] = synthesize(params, up, self.init.activation).reshape(-1, 3)
         return out
 

@@ -1,0 +1,90 @@
+"""The encoder's default: predicted latents at the largest size that reaches the rate (format v4
+below full size), the integral tiles where none does; and the v4 header's own checks."""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec.bitstream import read_header
+from inrcodec.encoder import BPP_TOLERANCE, LATENT_SCALES, choose, reachable_rates
+from inrcodec.errors import BitstreamError, UsageError
+from inrcodec.example import synthetic_image
+from inrcodec.representations.latents.init import PREDICTED_INIT
+from inrcodec.sharedinit import INTEGRAL_INIT
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    return synthetic_image(96, 128, seed=5)
+
+
+@pytest.fixture(scope="module")
+def halved(image) -> bytes:
+    return inrcodec.encode(image, quality=60, steps=2, init=PREDICTED_INIT, latent_scale=0.5)
+
+
+def ranges(image: np.ndarray, scale: float) -> tuple[float, float]:
+    return reachable_rates(image, PREDICTED_INIT, scale, "cpu")
+
+
+def test_a_stream_coded_at_half_size_is_version_4_and_decodes_to_the_full_size(image, halved):
+    i = inrcodec.info(halved)
+    assert (i.version, i.representation, i.height, i.width) == (4, 3, 96, 128)
+    assert (i.coded_height, i.coded_width) == (48, 64)
+    out = inrcodec.decode(halved)
+    assert out.shape == image.shape
+    assert np.array_equal(out, inrcodec.decode(halved))  # deterministic
+    assert inrcodec.decode(halved, width=256).shape == (192, 256, 3)  # any resolution, as ever
+    again = inrcodec.encode(image, quality=60, steps=2, init=PREDICTED_INIT, latent_scale=0.5)
+    assert again == halved  # same input and settings, same bytes
+
+
+def test_full_size_streams_stay_version_3_byte_for_byte(image):
+    full = inrcodec.encode(image, quality=60, steps=2, init=PREDICTED_INIT, latent_scale=1.0)
+    assert inrcodec.info(full).version == 3
+    assert full == inrcodec.encode(image, quality=60, steps=2, init=PREDICTED_INIT)
+
+
+def _with_settings(data: bytes, settings: bytes, version: int | None = None) -> bytes:
+    header, _, payload = read_header(data)
+    at = 4 + 1 + 1 + 2 + 2 + 1 + len(header.init_name) + 8  # the settings' length byte
+    old = data[at]
+    out = bytearray(data[:at] + bytes([len(settings)]) + settings + data[at + 1 + old:-4])
+    if version is not None:
+        out[4] = version
+    return bytes(out) + struct.pack(">I", zlib.crc32(out))
+
+
+@pytest.mark.parametrize("coded, version", [((96, 128), 4), ((0, 64), 4), ((48, 129), 4), ((97, 64), 4),
+                                            (None, 4), ((48, 64), 3)])
+def test_hostile_coded_sizes_are_refused(halved, coded, version):
+    settings = read_header(halved)[0].settings[:3] + (b"" if coded is None else struct.pack(">HH", *coded))
+    with pytest.raises(BitstreamError, match="malformed"):
+        inrcodec.decode(_with_settings(halved, settings, version))
+
+
+def test_the_default_codes_latents_where_the_prediction_reaches_and_tiles_elsewhere(image):
+    lo, hi = ranges(image, 1.0)
+    assert choose(image, bpp=(lo * hi) ** 0.5) == (PREDICTED_INIT, 1.0)
+    assert choose(image, bpp=4 * hi + 1)[0] == INTEGRAL_INIT  # above every size's rates
+    assert choose(image, quality=50) == (PREDICTED_INIT, 1.0)
+    assert choose(image, bpp=0.5, scalable=True)[0] == INTEGRAL_INIT  # the tiles' own options
+    name, scale = choose(image, bpp=lo / 3)  # below the full size's rates: a smaller size, the largest that reaches
+    assert name == PREDICTED_INIT and scale < 1 and scale in LATENT_SCALES
+    s_lo, s_hi = ranges(image, scale)
+    assert s_lo <= lo / 3 <= (1 + BPP_TOLERANCE) * s_hi
+    assert not ranges(image, scale * 2 ** 0.25)[0] <= lo / 3  # the next size up does not reach it
+    data = inrcodec.encode(image, bpp=lo / 3, steps=2)
+    assert abs(8 * len(data) / image[..., 0].size / (lo / 3) - 1) <= BPP_TOLERANCE
+    assert inrcodec.info(data).version == 4 and inrcodec.decode(data).shape == image.shape
+
+
+def test_a_latent_scale_is_refused_for_tiles_and_outside_0_1(image):
+    with pytest.raises(UsageError, match="latent scale"):
+        inrcodec.encode(image, bpp=1.0, steps=1, init=INTEGRAL_INIT, latent_scale=0.5)
+    with pytest.raises(UsageError, match="latent scale"):
+        inrcodec.encode(image, bpp=1.0, steps=1, init=PREDICTED_INIT, latent_scale=1.5)
