@@ -60,8 +60,10 @@ def _with_settings(data: bytes, settings: bytes, version: int | None = None) -> 
 
 
 @pytest.mark.parametrize("coded, version", [((96, 128), 4), ((0, 64), 4), ((48, 129), 4), ((97, 64), 4),
-                                            (None, 4), ((48, 64), 3)])
+                                            (None, 4), ((48, 64), 3), ((5, 64), 4), ((48, 7), 4)])
 def test_hostile_coded_sizes_are_refused(halved, coded, version):
+    """Above the image, zero, the image's own (that is version 3), or so small that a stream of a few
+    latents would name a huge decode (below 1/16 of a side)."""
     settings = read_header(halved)[0].settings[:3] + (b"" if coded is None else struct.pack(">HH", *coded))
     with pytest.raises(BitstreamError, match="malformed"):
         inrcodec.decode(_with_settings(halved, settings, version))

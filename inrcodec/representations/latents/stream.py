@@ -35,6 +35,8 @@ RATE_WEIGHT = (0.002, 1.25)  # lambda = a * bpp^-slope where an init's card does
 BAND_PIXELS = 1 << 17  # output pixels rendered at once: bounds decoder memory at any size
 _SETTINGS = struct.Struct(">HB")  # version 3: steps, preset
 _CODED = struct.Struct(">HH")  # version 4 adds the coded size: rows, cols
+MAX_STRETCH = 16  # a decoder refuses a coded size below 1/16 of the image's (the encoder goes to 1/8):
+# otherwise a stream of a few latents could name a huge image, decoded at a cost its size does not bound
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class Latents:
             raise BitstreamError("malformed representation settings in .inr header")
         coded = _CODED.unpack(header.settings[_SETTINGS.size:]) if extended else (0, 0)
         settings = LatentSettings(*_SETTINGS.unpack(header.settings[:_SETTINGS.size]), *coded)
-        if extended and not (0 < coded[0] <= header.height and 0 < coded[1] <= header.width
+        if extended and not (0 < coded[0] <= header.height <= MAX_STRETCH * coded[0]
+                             and 0 < coded[1] <= header.width <= MAX_STRETCH * coded[1]
                              and coded != (header.height, header.width)):
             raise BitstreamError(f"malformed .inr header (latents coded at {coded[1]}x{coded[0]} "
                                  f"for a {header.width}x{header.height} image)")
