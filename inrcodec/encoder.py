@@ -66,7 +66,7 @@ class Analysis:
     header: StreamHeader
     rep: Representation
     fitted: Any  # what the representation's fit returns and its code reads
-    seconds: float  # time spent fitting
+    seconds: float  # time spent choosing the init and size, and fitting
 
     def stream(self, index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
         tensors = self.rep.code(self.fitted, index, rounding)
@@ -92,12 +92,15 @@ def _check_target(bpp: float | None, quality: float | None) -> None:
 
 def planned_steps(preset: str = "default", steps: int | None = None, init: str = DEFAULT_INITS[0]) -> int:
     """The fitting steps an encode with `init` takes: `steps`, else the preset's for its representation."""
+    _check_steps(preset, steps)
+    return preset_steps(open_any_init(init))[preset] if steps is None else int(steps)
+
+
+def _check_steps(preset: str, steps: int | None) -> None:
     if preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
-    n_steps = preset_steps(open_any_init(init))[preset] if steps is None else int(steps)
-    if not 0 <= n_steps <= 65535:
+    if steps is not None and not 0 <= int(steps) <= 65535:
         raise UsageError("steps must be between 0 and 65535")
-    return n_steps
 
 
 def choose(image: np.ndarray, bpp: float | None = None, quality: float | None = None, device: str = "auto",
@@ -161,15 +164,16 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
     """
     alloc.tune_allocator()  # the fit allocates tens of MB per step: keep them on the heap
     _check_target(bpp, quality)
+    _check_steps(preset, steps)
     if init is not None:
         shared = open_any_init(init)  # a bad name is refused before the image is read
-    planned_steps(preset, steps, init or INTEGRAL_INIT)  # so are bad steps
     pixels = image_pixels(image, MAX_ENCODE_PIXELS)  # a file too large is refused from its header
     h, w, _ = pixels.shape
     if h * w > MAX_ENCODE_PIXELS or max(h, w) > 65535:
         raise UsageError(f"image of {w}x{h} is too large to encode: fitting holds every tile in memory, "
                          f"limit {MAX_ENCODE_PIXELS / 1e6:.0f} megapixels")
     device = pick_device(device)
+    t0 = time.perf_counter()  # the choice's predictions are encode time too
     if init is None or latent_scale is None:
         name, latent_scale = choose(pixels, bpp, quality, device, init, latent_scale, network_width, level, scalable)
         shared = open_any_init(init or name)
@@ -183,7 +187,6 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
         floor = _header_bpp(header, rep)
         if floor > (1 + BPP_TOLERANCE) * bpp:
             raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
-    t0 = time.perf_counter()
     lam = rep.rate_weight(rate) if weight is None else weight
     fitted = rep.fit(pixels, n_steps, lr, lam, device, progress,  # what a fit aims at is the rate past the header
                      target_bpp=None if bpp is None else max(bpp - floor, bpp / 4))
