@@ -215,7 +215,7 @@ def main() -> None:
                             fits[key] = inrcodec.analyse(px, bpp=rate, preset=run["preset"], device=device,
                                                          init=run["init"], **options)
                         fit = fits[key]
-                        if run["init"] is None and fit.rep.id != LATENTS:  # the default fell back on the tiles
+                        if fit.rep.id != LATENTS:  # tiles: the default's fallback, or a tile init's own
                             network = "{}/L{}".format(fit.rep.settings.width, fit.rep.settings.level)
                         elif fit.rep.coded != px.shape[:2]:  # latents for a smaller image
                             network = "latents at {1}x{0}".format(*fit.rep.coded)

@@ -237,7 +237,7 @@ def _encode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> N
 
     if options["init"] is None or options["latent_scale"] is None:  # here: the bar counts the chosen fit's steps
         chosen, scale = encoder.choose(pixels, *(options[k] for k in CHOICE))
-        options = {**options, "init": chosen, "latent_scale": scale}
+        options = {**options, "init": chosen, "latent_scale": scale, "fallback": options["init"] is None}
     with _LazyBar(encoder.planned_steps(options["preset"], options["steps"], options["init"]), "fitting",
                   quiet) as bar:
         data = encoder.encode(pixels, **options, progress=bar.update)

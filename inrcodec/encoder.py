@@ -72,6 +72,14 @@ class Analysis:
         tensors = self.rep.code(self.fitted, index, rounding)
         return write_stream(self.header, tensors, self.rep.encode_words(tensors))
 
+    def reaches(self, bpp: float) -> bool:
+        """Whether the fit codes at `bpp` within the tolerance (a predicted latent fit only near its target)."""
+        try:
+            self.compress(bpp)
+        except UsageError:
+            return False
+        return True
+
     def compress(self, bpp: float | None = None, quality: float | None = None) -> bytes:
         """.inr bytes at a target rate (bits per pixel of the whole file, within 10%) or a quality 0..100."""
         _check_target(bpp, quality)
@@ -146,7 +154,7 @@ def _header_bpp(header: StreamHeader, rep: Representation) -> float:
 def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
             steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
             network_width: int | None = None, scalable: bool = False, latent_scale: float | None = None,
-            lr: float | None = None, weight: float | None = None,
+            lr: float | None = None, weight: float | None = None, fallback: bool = False,
             progress: Callable[[int], None] | None = None) -> Analysis:
     """Fit an image (path, binary file, PIL image or (H, W, 3) uint8 array) for coding at a target;
     see Analysis.compress.
@@ -160,7 +168,8 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
     target is checked against the header-only rate before any fitting; `lr` overrides the
     representation's step size. `init` names a shipped init or an .npz: its representation is the
     stream's (tiles, or latents); None lets `choose` pick it (and `latent_scale`, the size a latent
-    fit codes the image at) by the image and target.
+    fit codes the image at) by the image and target. A chosen latent fit (or any, with `fallback`)
+    that misses a bpp target is refitted as the integral tiles, which reach any rate.
     """
     alloc.tune_allocator()  # the fit allocates tens of MB per step: keep them on the heap
     _check_target(bpp, quality)
@@ -190,24 +199,30 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
     lam = rep.rate_weight(rate) if weight is None else weight
     fitted = rep.fit(pixels, n_steps, lr, lam, device, progress,  # what a fit aims at is the rate past the header
                      target_bpp=None if bpp is None else max(bpp - floor, bpp / 4))
-    return Analysis(header, rep, fitted, time.perf_counter() - t0)
+    analysis = Analysis(header, rep, fitted, time.perf_counter() - t0)
+    if (fallback or init is None) and bpp is not None and shared.name != INTEGRAL_INIT and not analysis.reaches(bpp):
+        tiles = analyse(pixels, bpp=bpp, preset=preset, steps=steps, device=device, init=INTEGRAL_INIT, lr=lr,
+                        weight=weight, progress=progress)
+        tiles.seconds += analysis.seconds
+        return tiles
+    return analysis
 
 
 def encode(image: ImageSource, *, bpp: float | None = None, quality: float | None = None, preset: str = "default",
            steps: int | None = None, device: str = "auto", init: str | None = None, level: int | None = None,
            network_width: int | None = None, scalable: bool = False, latent_scale: float | None = None,
-           progress: Callable[[int], None] | None = None) -> bytes:
+           fallback: bool = False, progress: Callable[[int], None] | None = None) -> bytes:
     """Compress an image (path, binary file, PIL image or (H, W, 3) uint8 array) to .inr bytes.
 
     Give `bpp` (target bits per pixel, file size included, met within 10%) or `quality`
     (0..100); neither means quality 50. `steps` overrides the preset's fitting steps;
     `scalable` makes streams whose reduced-width previews look their best (see analyse); `init`
     and `latent_scale` (latents for the image at that share of its size) are chosen by `choose`
-    where not given.
+    where not given, and `fallback` (what a chosen init implies) refits a missed latent fit as tiles.
     """
     return analyse(image, bpp=bpp, quality=quality, preset=preset, steps=steps, device=device, init=init,
                    level=level, network_width=network_width, scalable=scalable, latent_scale=latent_scale,
-                   progress=progress).compress(bpp=bpp, quality=quality)
+                   fallback=fallback, progress=progress).compress(bpp=bpp, quality=quality)
 
 
 def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int, first: int | None = None) -> bytes:

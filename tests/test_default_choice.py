@@ -10,10 +10,11 @@ import pytest
 
 import inrcodec
 from inrcodec.bitstream import read_header
-from inrcodec.encoder import BPP_TOLERANCE, LATENT_SCALES, choose, reachable_rates
+from inrcodec.encoder import BPP_TOLERANCE, LATENT_SCALES, Analysis, choose, reachable_rates
 from inrcodec.errors import BitstreamError, UsageError
 from inrcodec.example import synthetic_image
 from inrcodec.representations.latents.init import PREDICTED_INIT
+from inrcodec.representations.latents.stream import LATENTS
 from inrcodec.sharedinit import INTEGRAL_INIT
 
 
@@ -90,3 +91,22 @@ def test_a_latent_scale_is_refused_for_tiles_and_outside_0_1(image):
         inrcodec.encode(image, bpp=1.0, steps=1, init=INTEGRAL_INIT, latent_scale=0.5)
     with pytest.raises(UsageError, match="latent scale"):
         inrcodec.encode(image, bpp=1.0, steps=1, init=PREDICTED_INIT, latent_scale=1.5)
+
+
+def test_a_chosen_latent_fit_that_misses_the_target_is_refitted_as_tiles(image, monkeypatch):
+    """Where the latents' fit misses a bpp target its prediction promised, the default codes the tiles
+    (which reach any rate) rather than refuse; a latent init the user named still refuses."""
+    lo, hi = ranges(image, 1.0)
+    target = (lo * hi) ** 0.5
+    assert choose(image, bpp=target) == (PREDICTED_INIT, 1.0)
+    monkeypatch.setattr(Analysis, "reaches", lambda self, bpp: self.header.representation != LATENTS)
+    fit = inrcodec.analyse(image, bpp=target, steps=2)
+    assert fit.header.init_name == INTEGRAL_INIT and fit.seconds > 0
+    data = fit.compress(bpp=target)
+    assert inrcodec.info(data).representation == 2
+    assert data == inrcodec.encode(image, bpp=target, steps=2, init=PREDICTED_INIT, latent_scale=1.0, fallback=True)
+    monkeypatch.undo()
+    named = inrcodec.analyse(image, bpp=1.6 * hi, steps=2, init=PREDICTED_INIT, latent_scale=1.0)
+    assert named.header.init_name == PREDICTED_INIT and not named.reaches(1.6 * hi)
+    with pytest.raises(UsageError, match="cannot reach"):
+        named.compress(bpp=1.6 * hi)

@@ -14,7 +14,7 @@ import inrcodec
 from inrcodec.errors import UsageError
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
-from inrcodec.representations.latents.fit import float_arm, grid_bits, predicted
+from inrcodec.representations.latents.fit import UP_REACH, fit, float_arm, grid_bits, predicted, prediction_range
 from inrcodec.representations.latents.grid import level_sizes
 from inrcodec.representations.latents.init import load_latent_init_file
 from inrcodec.representations.latents.predictor import predict, predictor_init
@@ -82,7 +82,7 @@ def test_the_prediction_is_aimed_at_the_target_rate():
     arm = float_arm(init.arm)
 
     def rate(target: float) -> float:
-        z, _ = predicted(init, image, arm, 0.01, target)
+        z, _, _ = predicted(init, image, arm, 0.01, target)
         return float(grid_bits(arm, [torch.round(t) for t in z]).sum()) / (48 * 64)
 
     assert rate(0.3) < rate(2.0)
@@ -105,7 +105,7 @@ def test_the_aim_stays_within_the_lambdas_the_predictor_was_trained_on():
     image = torch.from_numpy(synthetic_image(48, 64, seed=5).astype(np.float32) / 255)[None]
     lo, hi = init.meta["predictor"]["lambda"]
     for target, end in ((1e-4, hi), (60.0, lo)):  # out of reach both ways: the nearest end of the range
-        _, lam = predicted(init, image, float_arm(init.arm), 0.01, target)
+        _, lam, _ = predicted(init, image, float_arm(init.arm), 0.01, target)
         assert lam == pytest.approx(end)
 
 
@@ -126,3 +126,23 @@ def test_a_target_the_predicted_fit_misses_is_refused_not_met_at_another_step():
     assert len({fit.stream(i) for i in (200, 256, 280)}) == 1  # one step only: the fitted one
     with pytest.raises(UsageError, match="within 10%"):
         fit.compress(bpp=0.08)
+
+
+def test_a_target_above_the_prediction_refines_upwards_below_the_trained_lambdas():
+    """The prediction's rate stops at the lowest trained lambda; a refinement aimed above it lifts the
+    rate (a step large enough for latents to cross a rounding boundary within the fit, lambda re-aimed
+    below the range), where one aimed at that top keeps the predicted integers."""
+    init = load_latent_init_file(SHIPPED)
+    image = synthetic_image(48, 64, seed=5)
+    arm = float_arm(init.arm)
+    top = prediction_range(init, image)[1] / UP_REACH
+
+    def coded(target: float) -> tuple[float, float]:
+        f = fit(init, image, 100, 0.01, target_bpp=target)
+        bits = grid_bits(arm, [torch.from_numpy(np.round(z)).float()[None] for z in f.latents])
+        return float(bits.sum()) / (48 * 64), f.rate_weight
+
+    at_top, lam_top = coded(top)
+    above, lam_above = coded(1.5 * top)
+    assert above > 1.05 * at_top
+    assert lam_above < min(init.meta["predictor"]["lambda"]) <= lam_top

@@ -26,7 +26,14 @@ NOISE_SHARE = 0.8  # share of the steps with uniform noise; the rest rounds stra
 LATENT_LR, SYNTH_LR = 5e-2, 2e-3
 REFINE = (0.0, 5e-3)  # from a predicted start: noise share and latent learning rate (val, docs/design.md §11)
 REFINE_ADAPT_AT: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # its lambda re-aims: a refinement's rate drifts up all along
+# Above the prediction's top rate (by more than the rate control's 10 %): a refinement whose Adam steps
+# add up to UP_TRAVEL (1e-2 over 100 steps: latents can then cross a rounding boundary, which the
+# in-range 5e-3 never lets them), lambda re-aimed every 5 % of the steps, reaches about UP_REACH times
+# that rate (val; a larger travel only adds rate, not quality; docs/design.md §11).
+UP_TRAVEL, UP_REACH = 1.0, 1.2
+UP_ADAPT_AT = tuple(k / 20 for k in range(2, 20))
 AIM_ROUNDS, AIM_TOLERANCE = 8, 0.03  # lambda aimed at a bpp target on the prediction alone before refining
+AIM_GAP = 0.1  # a prediction this far under the target (the rate control's tolerance) refines upwards
 STE_LR = 0.1  # the straight-through tail's learning rate, relative
 ADAPT_AT: tuple[float, ...] = (0.3, 0.6)  # shares of the steps where lambda is re-aimed at a bpp target
 RATE_SLOPE = 1.25  # d log(lambda) / d log(bpp) to move a rate by, measured on val (docs/design.md)
@@ -142,17 +149,18 @@ def _prediction(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Te
 
 
 def prediction_range(init: LatentInit, image: np.ndarray, device: str = "cpu") -> tuple[float, float]:
-    """The latents' bits per pixel at the two ends of the predictor's trained lambdas: the rates a
-    predicted fit can code at (its step is pinned, and beyond that range the predictor predicts junk)."""
+    """The bits per pixel a predicted fit can code at (its step is pinned): the latents' at the top of
+    the predictor's trained lambdas (beyond, it predicts junk), to UP_REACH times their rate at the
+    bottom, where a refinement upwards takes them."""
     target = torch.from_numpy(np.asarray(image, np.float32) / 255).to(device)[None]
     at = _prediction(init, target, float_arm(init.arm, device))
     with torch.no_grad():
-        return at(max(init.meta["predictor"]["lambda"]))[1], at(min(init.meta["predictor"]["lambda"]))[1]
+        return at(max(init.meta["predictor"]["lambda"]))[1], UP_REACH * at(min(init.meta["predictor"]["lambda"]))[1]
 
 
 def predicted(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Tensor, torch.Tensor]], lam: float,
-              target_bpp: float | None) -> tuple[list[torch.Tensor], float]:
-    """The predictor's latents for a (1, H, W, 3) image, and lambda: with a bpp target, the lambda
+              target_bpp: float | None) -> tuple[list[torch.Tensor], float, float]:
+    """The predictor's latents for a (1, H, W, 3) image, lambda and their rate: with a bpp target, the lambda
     whose rounded prediction's rate is nearest it, by secant steps on log rate against log lambda
     (AIM_ROUNDS predictions at most; the first step takes RATE_SLOPE), within the lambdas the
     predictor was trained on (beyond, it predicts junk). The latents come back rounded: the
@@ -164,8 +172,8 @@ def predicted(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Tens
     with torch.no_grad():
         z, bpp = at(lam)
         if not target_bpp:
-            return [torch.round(t) for t in z], lam
-        best, tried = (abs(math.log(bpp / target_bpp)), lam, z), [(math.log(lam), math.log(max(bpp, 1e-4)))]
+            return [torch.round(t) for t in z], lam, bpp
+        best, tried = (abs(math.log(bpp / target_bpp)), lam, z, bpp), [(math.log(lam), math.log(max(bpp, 1e-4)))]
         slope = -1 / RATE_SLOPE  # d log(bpp) / d log(lambda)
         for _ in range(AIM_ROUNDS):
             if best[0] < AIM_TOLERANCE:
@@ -178,8 +186,8 @@ def predicted(init: LatentInit, target: torch.Tensor, arm: list[tuple[torch.Tens
                 break  # the target lies beyond the trained range: the nearest end is the best there is
             z, bpp = at(math.exp(x))
             tried.append((x, math.log(max(bpp, 1e-4))))
-            best = min(best, (abs(math.log(bpp / target_bpp)), math.exp(x), z), key=lambda b: b[0])
-    return [torch.round(t) for t in best[2]], best[1]
+            best = min(best, (abs(math.log(bpp / target_bpp)), math.exp(x), z, bpp), key=lambda b: b[0])
+    return [torch.round(t) for t in best[2]], best[1], best[3]
 
 
 def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, device: str = "cpu",
@@ -189,7 +197,9 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
 
     The latents start from the init's predictor where it has one, rounded (then a straight-through
     refinement at a low learning rate, lambda re-aimed four times: noise from there undoes the
-    start and a higher rate flips latents en masse), else from zero
+    start and a higher rate flips latents en masse; above the prediction's rates, lambda
+    re-aimed often, with steps large enough to flip latents, which lifts the rate to UP_REACH times the
+    prediction's), else from zero
     (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
     re-aimed at it during the fit from its own rate (each image needs its own lambda for a given
     rate); the rate control then only fine-tunes the latents' step (Latents.code). Seeded: the
@@ -201,8 +211,12 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     arm = float_arm(init.arm, device)
     lam = rate_weight
     if init.predictor is not None:
-        start, lam = predicted(init, target, arm, lam, target_bpp)
-        noise_share, lr, adapt_at = REFINE[0], lr or REFINE[1], REFINE_ADAPT_AT
+        start, lam, start_bpp = predicted(init, target, arm, lam, target_bpp)
+        up = target_bpp is not None and start_bpp * (1 + AIM_GAP) < target_bpp  # above the prediction's reach
+        if up and target_bpp:
+            lam *= (start_bpp / target_bpp) ** RATE_SLOPE  # below the trained lambdas: the refinement's alone
+        noise_share, lr = REFINE[0], lr or (UP_TRAVEL / max(1, steps) if up else REFINE[1])
+        adapt_at = UP_ADAPT_AT if up else REFINE_ADAPT_AT
     else:
         start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
         noise_share, lr, adapt_at = NOISE_SHARE, lr or LATENT_LR, ADAPT_AT
