@@ -10,13 +10,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import inrcodec
 from benchmarks.classic import CLASSICS
 from benchmarks.report import point_key, read_rows
-from inrcodec.encoder import choose
 from inrcodec.example import synthetic_image
-from inrcodec.representations.latents.init import PREDICTED_INIT
-from inrcodec.sharedinit import INTEGRAL_INIT, load_init
-from inrcodec.tiles import choose_network
+from inrcodec.representations.latents.stream import LATENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,9 +64,9 @@ def test_policy_variants_share_fits_and_compare_with_an_earlier_run(tmp_path):
     rows = [x for x in csv.DictReader(open(out / "gen.csv")) if x["codec"] == "inrcodec"]
     nets = {(x["preset"], x["setting"]): x["network"] for x in rows}
     image = np.asarray(Image.open(data / "img0.png"))
-    shipped = {rate: "latents" if choose(image, bpp=float(rate))[0] == PREDICTED_INIT else  # the encoder's default:
-               "{}/L{}".format(*choose_network(load_init(INTEGRAL_INIT), float(rate), None, None))  # else the
-               for rate in ("0.5", "1")}  # tiles' own rate table
+    fits = {rate: inrcodec.analyse(image, bpp=float(rate), preset="fast") for rate in ("0.5", "1")}  # the default:
+    shipped = {rate: "latents" if fit.rep.id == LATENTS else  # latents where they reach the rate, else the tiles
+               "{}/L{}".format(fit.rep.settings.width, fit.rep.settings.level) for rate, fit in fits.items()}
     assert nets == {("ladder", "0.5"): "32/L7", ("ladder", "1"): "32/L7", ("width", "0.5"): "16/L7",
                     ("width", "1"): "24/L7", ("fast (first.csv)", "0.5"): shipped["0.5"],
                     ("fast (first.csv)", "1"): shipped["1"]}
