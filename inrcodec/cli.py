@@ -19,6 +19,7 @@ from .batch import Kind, run_batch
 from .bitstream import stream_bytes
 from .errors import ImageWarning, InrCodecError, UsageError
 from .images import check_output, encode_image_file, image_format, load_image, write_output
+from .sharedinit import INTEGRAL_INIT
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what click.progressbar returns; click exports it nowhere else
@@ -85,13 +86,17 @@ def _name(dst: Path) -> str:
 
 
 class _LazyBar:
-    """A click progress bar that appears on the first update, so early errors print alone."""
+    """A click progress bar that appears on the first update, so early errors print alone; `then`
+    (steps, label) is a second bar for updates past the first's total (the encoder's refit as tiles)."""
 
-    def __init__(self, total: int, label: str, quiet: bool):
-        self.total, self.label, self.quiet = total, label, quiet
+    def __init__(self, total: int, label: str, quiet: bool, then: tuple[int, str] | None = None):
+        self.total, self.label, self.quiet, self.then = total, label, quiet, then
         self.bar: ProgressBar[int] | None = None
 
     def update(self, n: int) -> None:
+        if self.bar is not None and self.then is not None and self.bar.pos + n > self.total:
+            self.bar.__exit__(None, None, None)
+            (self.total, self.label), self.then, self.bar = self.then, None, None
         if self.bar is None:
             self.bar = click.progressbar(length=self.total, label=self.label, file=sys.stderr,
                                          show_eta=True, hidden=self.quiet).__enter__()
@@ -235,11 +240,14 @@ def _encode_one(src: Path, dst: Path, options: dict[str, Any], quiet: bool) -> N
     from . import encoder  # torch: only an encode pays for it
     from .metrics import psnr
 
+    then = None
     if options["init"] is None or options["latent_scale"] is None:  # here: the bar counts the chosen fit's steps
         chosen, scale = encoder.choose(pixels, *(options[k] for k in CHOICE))
-        options = {**options, "init": chosen, "latent_scale": scale, "fallback": options["init"] is None}
+        if options["init"] is None and chosen != INTEGRAL_INIT:  # a missed latent fit is refitted as tiles
+            then = (encoder.planned_steps(options["preset"], options["steps"], INTEGRAL_INIT), "refitting as tiles")
+        options = {**options, "init": chosen, "latent_scale": scale, "fallback": then is not None}
     with _LazyBar(encoder.planned_steps(options["preset"], options["steps"], options["init"]), "fitting",
-                  quiet) as bar:
+                  quiet, then) as bar:
         data = encoder.encode(pixels, **options, progress=bar.update)
     seconds = time.perf_counter() - t0
     _write(dst, data)

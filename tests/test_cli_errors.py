@@ -41,6 +41,20 @@ def test_progress_bar_and_quiet(run, png, tmp_path):
     assert r.output == ""
 
 
+def test_a_refit_as_tiles_shows_its_own_bar(run, png, tmp_path, monkeypatch):
+    """A chosen latent fit that misses the target is refitted as tiles, under a second bar."""
+    from inrcodec.encoder import Analysis, reachable_rates
+    from inrcodec.representations.latents.init import PREDICTED_INIT
+    from inrcodec.representations.latents.stream import LATENTS
+
+    lo, hi = reachable_rates(np.asarray(Image.open(png)), PREDICTED_INIT)
+    monkeypatch.setattr(Analysis, "reaches", lambda self, bpp: self.header.representation != LATENTS)
+    r = run("encode", png, tmp_path / "a.inr", "--bpp", f"{(lo * hi) ** 0.5:.3f}", "--steps", "3")
+    assert r.exit_code == 0, r.output
+    assert "fitting" in r.output and "refitting as tiles" in r.output
+    assert inrcodec.info(tmp_path / "a.inr").representation == 2
+
+
 def test_missing_input(run, tmp_path):
     assert_clean_error(run("encode", tmp_path / "nope.png", tmp_path / "o.inr"), "no such file")
     assert_clean_error(run("decode", tmp_path / "nope.inr", tmp_path / "o.png"), "no such file")
