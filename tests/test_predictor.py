@@ -146,3 +146,16 @@ def test_a_target_above_the_prediction_refines_upwards_below_the_trained_lambdas
     above, lam_above = coded(1.5 * top)
     assert above > 1.05 * at_top
     assert lam_above < min(init.meta["predictor"]["lambda"]) <= lam_top
+
+
+def test_a_long_refinement_stays_at_its_target():
+    """Many steps (as `slow`) move the latents no further than `default`'s 100: a step of 5e-3 over
+    them would flip latents en masse and miss the target."""
+    init = load_latent_init_file(SHIPPED)
+    image = synthetic_image(48, 64, seed=5)
+    arm = float_arm(init.arm)
+    lo, hi = prediction_range(init, image)
+    target = (lo * hi / UP_REACH) ** 0.5
+    f = fit(init, image, 600, 0.01, target_bpp=target)
+    bits = grid_bits(arm, [torch.from_numpy(np.round(z)).float()[None] for z in f.latents])
+    assert abs(float(bits.sum()) / (48 * 64) / target - 1) < 0.1

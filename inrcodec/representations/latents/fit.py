@@ -25,6 +25,8 @@ from .synthesis import synthesize
 NOISE_SHARE = 0.8  # share of the steps with uniform noise; the rest rounds straight-through
 LATENT_LR, SYNTH_LR = 5e-2, 2e-3
 REFINE = (0.0, 5e-3)  # from a predicted start: noise share and latent learning rate (val, docs/design.md §11)
+REFINE_TRAVEL = 0.5  # ... at most this in Adam steps added up (5e-3 over 100): over `slow`'s 1,400 steps
+# 5e-3 flips latents en masse, and every slow fit missed its target (val)
 REFINE_ADAPT_AT: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # its lambda re-aims: a refinement's rate drifts up all along
 # Above the prediction's top rate (by more than the rate control's 10 %): a refinement whose Adam steps
 # add up to UP_TRAVEL (1e-2 over 100 steps: latents can then cross a rounding boundary, which the
@@ -215,7 +217,8 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         up = target_bpp is not None and start_bpp * (1 + AIM_GAP) < target_bpp  # above the prediction's reach
         if up and target_bpp:
             lam *= (start_bpp / target_bpp) ** RATE_SLOPE  # below the trained lambdas: the refinement's alone
-        noise_share, lr = REFINE[0], lr or (UP_TRAVEL / max(1, steps) if up else REFINE[1])
+        noise_share, lr = REFINE[0], lr or (UP_TRAVEL / max(1, steps) if up else
+                                            min(REFINE[1], REFINE_TRAVEL / max(1, steps)))
         adapt_at = UP_ADAPT_AT if up else REFINE_ADAPT_AT
     else:
         start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
