@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -19,14 +19,13 @@ from .bitstream import StreamHeader, write_stream
 from .entropy import make_coded
 from .errors import UsageError
 from .images import ImageSource, image_pixels
-from .presets import MAX_ENCODE_PIXELS, PRESETS
+from .presets import BPP_TOLERANCE, MAX_ENCODE_PIXELS, PRESETS
 from .representation import Representation, open_any_init, plan, preset_steps
 from .representations.latents.init import PREDICTED_INIT, LatentInit
 from .sharedinit import INTEGRAL_INIT
 from .tiles import tile_rate_weight
 
 MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
-BPP_TOLERANCE = 0.10
 DEFAULT_ROUNDING = 0.5  # plain rounding
 MIN_ROUNDING = 0.05
 # Without --init: predicted latents wherever they reach the target (they beat the tiles at every
@@ -67,13 +66,15 @@ class Analysis:
     rep: Representation
     fitted: Any  # what the representation's fit returns and its code reads
     seconds: float  # time spent choosing the init and size, and fitting
+    _coded: dict[tuple[float | None, float | None], bytes] = field(default_factory=dict, repr=False)
 
     def stream(self, index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
         tensors = self.rep.code(self.fitted, index, rounding)
         return write_stream(self.header, tensors, self.rep.encode_words(tensors))
 
     def reaches(self, bpp: float) -> bool:
-        """Whether the fit codes at `bpp` within the tolerance (a predicted latent fit only near its target)."""
+        """Whether the fit codes at `bpp` within the tolerance (a predicted latent fit only near its target);
+        the stream it codes is kept for `compress`."""
         try:
             self.compress(bpp)
         except UsageError:
@@ -83,10 +84,12 @@ class Analysis:
     def compress(self, bpp: float | None = None, quality: float | None = None) -> bytes:
         """.inr bytes at a target rate (bits per pixel of the whole file, within 10%) or a quality 0..100."""
         _check_target(bpp, quality)
-        h, w = self.header.height, self.header.width
-        if bpp is None:
-            return self.stream(self.rep.quality_index(50 if quality is None else quality))
-        return _search_rate(self.stream, bpp * h * w / 8, h * w, self.rep.fitted_index)
+        if (bpp, quality) not in self._coded:
+            h, w = self.header.height, self.header.width
+            self._coded[bpp, quality] = (
+                self.stream(self.rep.quality_index(50 if quality is None else quality)) if bpp is None else
+                _search_rate(self.stream, bpp * h * w / 8, h * w, self.rep.fitted_index))
+        return self._coded[bpp, quality]
 
 
 def _check_target(bpp: float | None, quality: float | None) -> None:
@@ -200,7 +203,7 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
     fitted = rep.fit(pixels, n_steps, lr, lam, device, progress,  # what a fit aims at is the rate past the header
                      target_bpp=None if bpp is None else max(bpp - floor, bpp / 4))
     analysis = Analysis(header, rep, fitted, time.perf_counter() - t0)
-    if (fallback or init is None) and bpp is not None and shared.name != INTEGRAL_INIT and not analysis.reaches(bpp):
+    if (fallback or init is None) and bpp is not None and isinstance(shared, LatentInit) and not analysis.reaches(bpp):
         tiles = analyse(pixels, bpp=bpp, preset=preset, steps=steps, device=device, init=INTEGRAL_INIT, lr=lr,
                         weight=weight, progress=progress)
         tiles.seconds += analysis.seconds

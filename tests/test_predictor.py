@@ -128,19 +128,23 @@ def test_a_target_the_predicted_fit_misses_is_refused_not_met_at_another_step():
         fit.compress(bpp=0.08)
 
 
+def _coded_bpp(init, fitted) -> float:
+    """Bits per pixel of a fit's rounded latents under the context model (a 48 x 64 image)."""
+    grids = [torch.from_numpy(np.round(z)).float()[None] for z in fitted.latents]
+    return float(grid_bits(float_arm(init.arm), grids).sum()) / (48 * 64)
+
+
 def test_a_target_above_the_prediction_refines_upwards_below_the_trained_lambdas():
     """The prediction's rate stops at the lowest trained lambda; a refinement aimed above it lifts the
     rate (a step large enough for latents to cross a rounding boundary within the fit, lambda re-aimed
     below the range), where one aimed at that top keeps the predicted integers."""
     init = load_latent_init_file(SHIPPED)
     image = synthetic_image(48, 64, seed=5)
-    arm = float_arm(init.arm)
     top = prediction_range(init, image)[1] / UP_REACH
 
     def coded(target: float) -> tuple[float, float]:
         f = fit(init, image, 100, 0.01, target_bpp=target)
-        bits = grid_bits(arm, [torch.from_numpy(np.round(z)).float()[None] for z in f.latents])
-        return float(bits.sum()) / (48 * 64), f.rate_weight
+        return _coded_bpp(init, f), f.rate_weight
 
     at_top, lam_top = coded(top)
     above, lam_above = coded(1.5 * top)
@@ -153,9 +157,6 @@ def test_a_long_refinement_stays_at_its_target():
     them would flip latents en masse and miss the target."""
     init = load_latent_init_file(SHIPPED)
     image = synthetic_image(48, 64, seed=5)
-    arm = float_arm(init.arm)
     lo, hi = prediction_range(init, image)
     target = (lo * hi / UP_REACH) ** 0.5
-    f = fit(init, image, 600, 0.01, target_bpp=target)
-    bits = grid_bits(arm, [torch.from_numpy(np.round(z)).float()[None] for z in f.latents])
-    assert abs(float(bits.sum()) / (48 * 64) / target - 1) < 0.1
+    assert abs(_coded_bpp(init, fit(init, image, 600, 0.01, target_bpp=target)) / target - 1) < 0.1

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...presets import BPP_TOLERANCE
 from .arm import CONTEXT, FRAC, MAX_SCALE_INDEX, MIN_SCALE_INDEX, NEIGHBOURS, PAD, WFRAC, IntegerArm
 from .grid import axis_matrix, level_sizes
 from .init import LatentInit
@@ -25,7 +26,7 @@ from .synthesis import synthesize
 NOISE_SHARE = 0.8  # share of the steps with uniform noise; the rest rounds straight-through
 LATENT_LR, SYNTH_LR = 5e-2, 2e-3
 REFINE = (0.0, 5e-3)  # from a predicted start: noise share and latent learning rate (val, docs/design.md §11)
-REFINE_TRAVEL = 0.5  # ... at most this in Adam steps added up (5e-3 over 100): over `slow`'s 1,400 steps
+REFINE_TRAVEL = 100 * REFINE[1]  # ... at most its 100 steps' worth in Adam steps added up: over `slow`'s 1,400 steps
 # 5e-3 flips latents en masse, and every slow fit missed its target (val)
 REFINE_ADAPT_AT: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # its lambda re-aims: a refinement's rate drifts up all along
 # Above the prediction's top rate (by more than the rate control's 10 %): a refinement whose Adam steps
@@ -35,7 +36,6 @@ REFINE_ADAPT_AT: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # its lambda re-aims:
 UP_TRAVEL, UP_REACH = 1.0, 1.2
 UP_ADAPT_AT = tuple(k / 20 for k in range(2, 20))
 AIM_ROUNDS, AIM_TOLERANCE = 8, 0.03  # lambda aimed at a bpp target on the prediction alone before refining
-AIM_GAP = 0.1  # a prediction this far under the target (the rate control's tolerance) refines upwards
 STE_LR = 0.1  # the straight-through tail's learning rate, relative
 ADAPT_AT: tuple[float, ...] = (0.3, 0.6)  # shares of the steps where lambda is re-aimed at a bpp target
 RATE_SLOPE = 1.25  # d log(lambda) / d log(bpp) to move a rate by, measured on val (docs/design.md)
@@ -214,9 +214,10 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     lam = rate_weight
     if init.predictor is not None:
         start, lam, start_bpp = predicted(init, target, arm, lam, target_bpp)
-        up = target_bpp is not None and start_bpp * (1 + AIM_GAP) < target_bpp  # above the prediction's reach
-        if up and target_bpp:
-            lam *= (start_bpp / target_bpp) ** RATE_SLOPE  # below the trained lambdas: the refinement's alone
+        short = start_bpp / target_bpp if target_bpp else 1.0
+        up = short * (1 + BPP_TOLERANCE) < 1  # the target lies above the prediction's reach
+        if up:
+            lam *= short ** RATE_SLOPE  # below the trained lambdas: the refinement's alone
         noise_share, lr = REFINE[0], lr or (UP_TRAVEL / max(1, steps) if up else
                                             min(REFINE[1], REFINE_TRAVEL / max(1, steps)))
         adapt_at = UP_ADAPT_AT if up else REFINE_ADAPT_AT
