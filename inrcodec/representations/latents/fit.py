@@ -25,10 +25,14 @@ from .synthesis import synthesize
 
 NOISE_SHARE = 0.8  # share of the steps with uniform noise; the rest rounds straight-through
 LATENT_LR, SYNTH_LR = 5e-2, 2e-3
-REFINE = (0.0, 5e-3)  # from a predicted start: noise share and latent learning rate (val, docs/design.md §11)
-REFINE_TRAVEL = 100 * REFINE[1]  # ... at most its 100 steps' worth in Adam steps added up: over `slow`'s 1,400 steps
-# 5e-3 flips latents en masse, and every slow fit missed its target (val)
-REFINE_ADAPT_AT: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # its lambda re-aims: a refinement's rate drifts up all along
+# From a predicted start: the latents' learning rate, at most REFINE_TRAVEL / steps (Adam steps adding up to 2:
+# 2e-2 over default's 100, 1.4e-3 over slow's 1,400; a larger travel lifts the rate more than the quality),
+# and the synthesis update's. The bits are priced on noisy latents, the synthesis reads them rounded
+# (the predictor's training loss): straight-through bits blow the rate up within 300 steps (val,
+# docs/design.md §11).
+REFINE_LR, REFINE_TRAVEL, REFINE_SYNTH_LR = 2e-2, 2.0, 2e-3
+REFINE_ADAPT_AT = tuple(k / 10 for k in range(1, 10))  # its lambda re-aims: a refinement's rate drifts up all along,
+REFINE_AIM = 0.95  # so each aims below the target, and the synthesis update's bits come on top (val)
 # Above the prediction's top rate (by more than the rate control's 10 %): a refinement whose Adam steps
 # add up to UP_TRAVEL (1e-2 over 100 steps: latents can then cross a rounding boundary, which the
 # in-range 5e-3 never lets them), lambda re-aimed every 5 % of the steps, reaches about UP_REACH times
@@ -197,11 +201,11 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         lr: float | None = None) -> LatentFit:
     """Latents and the synthesis' surviving entries by Adam on MSE + lambda * bpp.
 
-    The latents start from the init's predictor where it has one, rounded (then a straight-through
-    refinement at a low learning rate, lambda re-aimed four times: noise from there undoes the
-    start and a higher rate flips latents en masse; above the prediction's rates, lambda
-    re-aimed often, with steps large enough to flip latents, which lifts the rate to UP_REACH times the
-    prediction's), else from zero
+    The latents start from the init's predictor where it has one, rounded, then refined with the
+    synthesis reading them rounded straight-through and the bits priced on noisy ones (the loss the
+    predictor was trained on), lambda re-aimed four times at the rounded rate; above the
+    prediction's rates, straight-through throughout, lambda re-aimed often, with steps large enough
+    to flip latents, which lifts the rate to UP_REACH times the prediction's. Else from zero
     (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
     re-aimed at it during the fit from its own rate (each image needs its own lambda for a given
     rate); the rate control then only fine-tunes the latents' step (Latents.code). Seeded: the
@@ -218,18 +222,19 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         up = short * (1 + BPP_TOLERANCE) < 1  # the target lies above the prediction's reach
         if up:
             lam *= short ** RATE_SLOPE  # below the trained lambdas: the refinement's alone
-        noise_share, lr = REFINE[0], lr or (UP_TRAVEL / max(1, steps) if up else
-                                            min(REFINE[1], REFINE_TRAVEL / max(1, steps)))
+        noise_share, lr = 0.0, lr or (UP_TRAVEL / max(1, steps) if up else min(REFINE_LR, REFINE_TRAVEL / max(1, steps)))
+        synth_lr, noisy_bits = (SYNTH_LR * lr / LATENT_LR, False) if up else (REFINE_SYNTH_LR, True)
         adapt_at = UP_ADAPT_AT if up else REFINE_ADAPT_AT
     else:
         start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
-        noise_share, lr, adapt_at = NOISE_SHARE, lr or LATENT_LR, ADAPT_AT
+        noise_share, lr, adapt_at, noisy_bits = NOISE_SHARE, lr or LATENT_LR, ADAPT_AT, False
+        synth_lr = SYNTH_LR * lr / LATENT_LR
     latents = [z.clone().requires_grad_() for z in start]  # a prediction starts rounded (see predicted)
     values = [torch.from_numpy(v).to(device) for v in init.values]
     masks = [torch.from_numpy(m).to(device) for m in init.masks]
     deltas = [torch.zeros(int(m.sum()), device=device, requires_grad=True) for m in init.masks]
     mats = upsampler(h, w, init.levels, device)
-    opt = torch.optim.Adam([{"params": latents, "lr": lr}, {"params": deltas, "lr": SYNTH_LR * lr / LATENT_LR}])
+    opt = torch.optim.Adam([{"params": latents, "lr": lr}, {"params": deltas, "lr": synth_lr}])
     base = [g["lr"] for g in opt.param_groups]
     noisy = math.ceil(noise_share * steps)
     adapt = {max(1, int(a * steps)) for a in adapt_at} if target_bpp else set()
@@ -241,9 +246,11 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         q = [quantized(z, noise) for z in latents]
         out = synthesize(with_update(values, masks, deltas), upsample(q, mats), init.activation)
         mse = (out - target).pow(2).mean()
-        bpp = grid_bits(arm, q).sum() / (h * w)
+        bpp = grid_bits(arm, [quantized(z, True) for z in latents] if noisy_bits else q).sum() / (h * w)
         if target_bpp and k in adapt:
-            lam *= (float(bpp.detach()) / target_bpp) ** RATE_SLOPE
+            with torch.no_grad():  # aimed at the rate of what is coded: the rounded latents
+                coded = grid_bits(arm, [torch.round(z) for z in latents]).sum() / (h * w) if noisy_bits else bpp.detach()
+            lam *= (float(coded) / (target_bpp * (REFINE_AIM if noisy_bits else 1))) ** RATE_SLOPE
         opt.zero_grad()
         (mse + lam * bpp).backward()
         opt.step()
