@@ -34,8 +34,8 @@ REFINE_LR, REFINE_TRAVEL, REFINE_SYNTH_LR = 2e-2, 2.0, 2e-3
 REFINE_ADAPT_AT = tuple(k / 10 for k in range(1, 10))  # its lambda re-aims: a refinement's rate drifts up all along,
 REFINE_AIM = 0.95  # so each aims below the target, and the synthesis update's bits come on top (val)
 # Above the prediction's top rate (by more than the rate control's 10 %): a refinement whose Adam steps
-# add up to UP_TRAVEL (1e-2 over 100 steps: latents can then cross a rounding boundary, which the
-# in-range 5e-3 never lets them), lambda re-aimed every 5 % of the steps, reaches about UP_REACH times
+# add up to UP_TRAVEL (1e-2 over 100 steps), the bits straight-through, lambda re-aimed every 5 % of the
+# steps, reaches about UP_REACH times
 # that rate (val; a larger travel only adds rate, not quality; docs/design.md §11).
 UP_TRAVEL, UP_REACH = 1.0, 1.2
 UP_ADAPT_AT = tuple(k / 20 for k in range(2, 20))
@@ -203,9 +203,10 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
 
     The latents start from the init's predictor where it has one, rounded, then refined with the
     synthesis reading them rounded straight-through and the bits priced on noisy ones (the loss the
-    predictor was trained on), lambda re-aimed four times at the rounded rate; above the
-    prediction's rates, straight-through throughout, lambda re-aimed often, with steps large enough
-    to flip latents, which lifts the rate to UP_REACH times the prediction's. Else from zero
+    predictor was trained on), lambda re-aimed every 10 % of the steps at REFINE_AIM of the target,
+    on the rounded rate; above the prediction's rates, straight-through throughout, lambda re-aimed
+    often, with steps large enough to flip latents, which lifts the rate to UP_REACH times the
+    prediction's. Else from zero
     (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
     re-aimed at it during the fit from its own rate (each image needs its own lambda for a given
     rate); the rate control then only fine-tunes the latents' step (Latents.code). Seeded: the
@@ -215,26 +216,28 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     h, w, _ = image.shape
     target = torch.from_numpy(np.asarray(image, np.float32) / 255).to(device)[None]
     arm = float_arm(init.arm, device)
-    lam = rate_weight
+    lam, noise_share, adapt_at, noisy_bits, aim = rate_weight, NOISE_SHARE, ADAPT_AT, False, 1.0
+    synth_lr: float | None = None  # None: the latents' rate scaled as the from-zero fit's
     if init.predictor is not None:
         start, lam, start_bpp = predicted(init, target, arm, lam, target_bpp)
         short = start_bpp / target_bpp if target_bpp else 1.0
-        up = short * (1 + BPP_TOLERANCE) < 1  # the target lies above the prediction's reach
-        if up:
+        noise_share = 0.0
+        if short * (1 + BPP_TOLERANCE) < 1:  # the target lies above the prediction's reach
             lam *= short ** RATE_SLOPE  # below the trained lambdas: the refinement's alone
-        noise_share, lr = 0.0, lr or (UP_TRAVEL / max(1, steps) if up else min(REFINE_LR, REFINE_TRAVEL / max(1, steps)))
-        synth_lr, noisy_bits = (SYNTH_LR * lr / LATENT_LR, False) if up else (REFINE_SYNTH_LR, True)
-        adapt_at = UP_ADAPT_AT if up else REFINE_ADAPT_AT
+            lr, adapt_at = lr or UP_TRAVEL / max(1, steps), UP_ADAPT_AT
+        else:
+            lr, adapt_at = lr or min(REFINE_LR, REFINE_TRAVEL / max(1, steps)), REFINE_ADAPT_AT
+            synth_lr, noisy_bits, aim = REFINE_SYNTH_LR, True, REFINE_AIM
     else:
         start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
-        noise_share, lr, adapt_at, noisy_bits = NOISE_SHARE, lr or LATENT_LR, ADAPT_AT, False
-        synth_lr = SYNTH_LR * lr / LATENT_LR
+        lr = lr or LATENT_LR
     latents = [z.clone().requires_grad_() for z in start]  # a prediction starts rounded (see predicted)
     values = [torch.from_numpy(v).to(device) for v in init.values]
     masks = [torch.from_numpy(m).to(device) for m in init.masks]
     deltas = [torch.zeros(int(m.sum()), device=device, requires_grad=True) for m in init.masks]
     mats = upsampler(h, w, init.levels, device)
-    opt = torch.optim.Adam([{"params": latents, "lr": lr}, {"params": deltas, "lr": synth_lr}])
+    opt = torch.optim.Adam([{"params": latents, "lr": lr},
+                            {"params": deltas, "lr": synth_lr or SYNTH_LR * lr / LATENT_LR}])
     base = [g["lr"] for g in opt.param_groups]
     noisy = math.ceil(noise_share * steps)
     adapt = {max(1, int(a * steps)) for a in adapt_at} if target_bpp else set()
@@ -250,7 +253,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         if target_bpp and k in adapt:
             with torch.no_grad():  # aimed at the rate of what is coded: the rounded latents
                 coded = grid_bits(arm, [torch.round(z) for z in latents]).sum() / (h * w) if noisy_bits else bpp.detach()
-            lam *= (float(coded) / (target_bpp * (REFINE_AIM if noisy_bits else 1))) ** RATE_SLOPE
+            lam *= (float(coded) / (target_bpp * aim)) ** RATE_SLOPE
         opt.zero_grad()
         (mse + lam * bpp).backward()
         opt.step()
