@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -56,19 +57,24 @@ def main() -> None:
         for init in a.inits:
             for steps in a.steps:
                 for rate in a.rates:
-                    an = analyse(img, bpp=rate, steps=steps, init=init)
-                    try:
-                        data = an.compress(bpp=rate)
-                    except UsageError as e:  # an unreachable target is a result: no PSNR at that rate
-                        log(f"{label(init)} {path.stem} {steps} steps {rate} bpp: {e}")
-                        continue
-                    rows.append({"init": label(init), "image": path.stem, "steps": steps, "target_bpp": rate,
-                                 "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]),
-                                 "psnr": psnr(decode(data, init=init if str(init).endswith(".npz") else None), img),
-                                 "fit_s": an.seconds})
-                    log(str(rows[-1]))
-                    write_csv(RESULTS / f"{a.name}.csv", FIELDS, rows)
+                    if point := coded(img, init, steps, rate, log):
+                        rows.append({"init": label(init), "image": path.stem, "steps": steps, **point})
+                        log(str(rows[-1]))
+                        write_csv(RESULTS / f"{a.name}.csv", FIELDS, rows)
     report(rows, per_step, a)
+
+
+def coded(img: np.ndarray, init: str | None, steps: int, rate: float, log: Callable[[str], None]) -> dict | None:
+    """One real stream of `img` at a target rate after `steps` fitting steps from `init`: its rate,
+    PSNR and fit seconds, or None (logged) where the target is out of reach, which is a result too."""
+    an = analyse(img, bpp=rate, steps=steps, init=init)
+    try:
+        data = an.compress(bpp=rate)
+    except UsageError as e:
+        log(f"{label(init)} {steps} steps {rate} bpp: {e}")
+        return None
+    return {"target_bpp": rate, "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]),
+            "psnr": psnr(decode(data, init=init if str(init).endswith(".npz") else None), img), "fit_s": an.seconds}
 
 
 def label(init: str | None) -> str:

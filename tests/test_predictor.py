@@ -169,3 +169,25 @@ def test_a_refinement_prices_noisy_bits_so_its_rate_holds():
     image = synthetic_image(48, 64, seed=5)
     start, refined = (_coded_bpp(init, fit(init, image, steps, 0.01)) for steps in (0, 300))
     assert refined < 1.2 * start
+
+
+def test_the_training_curve_counts_every_stage_and_compares_like_with_like(trained, tmp_path, monkeypatch):
+    """A continued init's minutes include its base's and each earlier predictor stage; the curve
+    averages each rate over the images every init reached, so a miss does not bias one init."""
+    import argparse
+
+    from benchmarks import trainingcurve
+
+    base, pred = load_latent_init_file(BASE).meta, load_latent_init_file(trained).meta
+    assert trainingcurve.training_minutes(str(trained)) == pytest.approx((base["seconds"] + pred["predictor"]["seconds"]) / 60)
+    monkeypatch.setattr(trainingcurve, "RESULTS", tmp_path)
+    rows = [{"init": i, "image": im, "target_bpp": r, "bpp": r * k, "psnr": 20 + 10 * r + (i == "b")}
+            for i, k in (("a", 1.0), ("b", 1.0)) for im in ("x", "y") for r in (0.5, 1.0)]
+    rows.append({"init": "a", "image": "z", "target_bpp": 1.0, "bpp": 1.0, "psnr": 10.0})  # b missed z: left out
+    trainingcurve.report(rows, {"a": 10.0, "b": 20.0}, argparse.Namespace(
+        data="d", limit=3, inits=["a", "b"], steps=0, rates=[0.5, 1.0], name="curve"))
+    table = (tmp_path / "curve.md").read_text()
+    assert "| a | 10 | 25.00 (2) | 30.00 (2) | +0.0 % |" in table
+    line = next(t for t in table.splitlines() if t.startswith("| b |"))
+    assert "26.00 (2)" in line and float(line.split("|")[-2].strip(" %")) < 0  # 1 dB better: fewer bits
+    assert (tmp_path / "curve.png").stat().st_size > 0
