@@ -1,18 +1,20 @@
 """How coded quality grows with fitting steps, and what each costs: the presets' step counts, chosen on val.
 
-For each init (one curve each: the default, or `--inits` to set starts side by side), image, step
-count and target rate: `analyse(steps=N, init=...)` then `compress(bpp=rate)`, real file sizes, RGB
-PSNR. Seconds per step are also measured on a Kodak-sized
-(768x512) synthetic image, so that the presets' budgets (fast/default/slow at most
-10/60/600 s per Kodak image, this CPU) can be met. Writes benchmarks/results/steps.{csv,md,png}.
-(The committed results also hold a cosine decay of Adam's step size, measured with an option of
-the fit at commit fb62a98 and removed since: it lost at 40 and 120 steps and tied beyond.)
+For each init (one curve each: the default, or `--inits` to set starts side by side; `scratch` is
+representation 3 with per-image networks, see `scratch_init`), image, step count and target rate:
+`analyse(steps=N, init=...)` then `compress(bpp=rate)`, real file sizes, RGB PSNR. Seconds per step
+are also measured on a Kodak-sized (768x512) synthetic image, so that the presets' budgets
+(fast/default/slow at most 10/60/600 s per Kodak image, this CPU) can be met. Writes
+benchmarks/results/steps.{csv,md,png}. (The committed results also hold a cosine decay of Adam's
+step size, measured with an option of the fit at commit fb62a98 and removed since: it lost at 40
+and 120 steps and tied beyond.)
 
     python -m benchmarks.steps --data ../shared/data/val/cbsd68 --limit 3
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,8 @@ from inrcodec.errors import UsageError
 from inrcodec.example import synthetic_image
 from inrcodec.images import load_image
 from inrcodec.metrics import psnr
+from inrcodec.representations.latents.init import LATENT_INIT, load_latent_init, save_latent_init
+from training.latents import synthesis_init
 
 FIELDS = ["init", "image", "steps", "target_bpp", "bpp", "psnr", "fit_s"]
 
@@ -49,12 +53,13 @@ def main() -> None:
     a = ap.parse_args()
     log, rows = say(a.quiet), []
     per_step = {}
-    for init in a.inits:
+    inits = [scratch_init(Path(tempfile.mkdtemp()) / "scratch.npz") if i == "scratch" else i for i in a.inits]
+    for init in inits:
         per_step[label(init)] = seconds_per_step(init)
         log(f"{label(init)}: {per_step[label(init)]:.3f} s per step on 768x512")
     for path in images_in(Path(a.data), a.limit):
         img = load_image(path)
-        for init in a.inits:
+        for init in inits:
             for steps in a.steps:
                 for rate in a.rates:
                     if point := coded(img, init, steps, rate, log):
@@ -75,6 +80,17 @@ def coded(img: np.ndarray, init: str | None, steps: int, rate: float, log: Calla
         return None
     return {"target_bpp": rate, "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]),
             "psnr": psnr(decode(data, init=init if str(init).endswith(".npz") else None), img), "fit_s": an.seconds}
+
+
+def scratch_init(path: Path) -> str:
+    """The third start of issue 22's steps plot: zero latents and per-image networks. A research init
+    with `latents-v1`'s levels and context model, but its synthesis freshly initialised (the trainer's
+    init) and every weight free to move, so the fit learns the image's own network (coded as its update)."""
+    base = load_latent_init(LATENT_INIT)
+    values = [v.numpy() for v in synthesis_init(base.levels, base.meta["width"], base.meta["layers"], seed=0)]
+    save_latent_init(path, "scratch", base.activation, values, [np.ones(v.shape, bool) for v in values], base.arm,
+                     {**base.meta, "seconds": 0, "stages": []})
+    return str(path)
 
 
 def label(init: str | None) -> str:

@@ -129,3 +129,19 @@ def test_published_reference_curves_ship_with_the_repository():
     curves = published_curves()
     assert set(curves) == set(PUBLISHED)
     assert all(len(bpp) >= 4 and np.all(np.diff(bpp) > 0) for bpp, _, _ in curves.values())
+
+
+def test_the_scratch_start_frees_every_synthesis_weight_and_codes_a_stream(tmp_path):
+    """The steps plot's third start: latents-v1's context model, a fresh synthesis all of whose
+    weights the fit may move; its streams decode with it to what the encoder fitted."""
+    from benchmarks.steps import coded, scratch_init
+    from inrcodec.representations.latents.init import load_latent_init, load_latent_init_file
+
+    path = scratch_init(tmp_path / "scratch.npz")
+    init, base = load_latent_init_file(path), load_latent_init("latents-v1")
+    assert all(m.all() for m in init.masks) and init.predictor is None
+    assert [w.tolist() for w in init.arm.weights] == [w.tolist() for w in base.arm.weights]
+    assert not all(np.array_equal(a, b) for a, b in zip(init.values, base.values, strict=True))
+    img = synthetic_image(64, 96, seed=1)
+    point = coded(img, path, 50, 1.0, print)
+    assert point is not None and abs(point["bpp"] - 1.0) <= 0.1 and point["psnr"] > 15
