@@ -145,7 +145,8 @@ def card(path: Path, reproduce: str) -> str:
     m = init.meta
     shapes = [v.shape for v in init.values]
     last = m["history"][-1] if m["history"] else {}
-    crops, seed = (m["predictor"]["data"], 1) if init.predictor is not None else (dict(m["data"], count=96), 0)
+    crops = m["predictor"]["data"] if init.predictor is not None else dict(m["data"], count=96, seed=0)
+    seed = crops.get("seed", 1)  # the pool's training.patches seed (inits before latents-v3 did not record it: 1)
     return "\n".join([
         f"# Init card: `{init.name}` (representation 3)", "",
         f"- **File**: `{path.name}`, {path.stat().st_size:,} bytes, sha256 `{init.sha256}`",

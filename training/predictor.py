@@ -88,7 +88,7 @@ def train(a: argparse.Namespace) -> None:
     meta = dict(base.meta)
     meta.update({"base": meta.get("base", {"name": base.name, "sha256": base.sha256}),
                  "stages": [*meta.get("stages", []), *([meta["predictor"]] if "predictor" in meta else [])],
-                 "predictor": {"data": {"crops": str(a.crops), "count": len(pool), "size": size}, "steps": step,
+                 "predictor": {"data": {"crops": str(a.crops), "count": len(pool), "size": size, "seed": a.pool_seed}, "steps": step,
                                "seconds": round(seconds), "batch": a.batch, "channels": a.channels,
                                "lambda": [a.lam_min, a.lam_max], "history": history}})
     sha = save_latent_init(a.out, a.name, base.activation, [(p * m).detach().numpy() for p, m in zip(synth, masks, strict=True)],
@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--lam-max", type=float, default=0.04)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--shared-lr", type=float, default=5e-4, help="the synthesis' and ARM's learning rate")
+    ap.add_argument("--pool-seed", type=int, default=1, help="the seed --crops was made with (training.patches), for the card")
     ap.add_argument("--stop-at", type=int, help="stop at this step (checkpointed, the init written as it stands) to fit a session")
     ap.add_argument("--rate-noise", action=argparse.BooleanOptionalAction, default=True,
                     help="price noisy latents (else rounded straight-through, as the synthesis reads them)")
