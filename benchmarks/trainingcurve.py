@@ -22,6 +22,7 @@ from benchmarks.common import RESULTS, finish, images_in, machine, pyplot, save,
 from benchmarks.steps import coded, label
 from inrcodec.images import load_image
 from inrcodec.representations.latents.init import LATENT_INITS
+from training.latents import predictor_stages
 
 FIELDS = ["init", "train_min", "image", "steps", "target_bpp", "bpp", "psnr", "fit_s"]
 
@@ -29,8 +30,7 @@ FIELDS = ["init", "train_min", "image", "steps", "target_bpp", "bpp", "psnr", "f
 def training_minutes(init: str) -> float:
     """All the CPU-or-device time the init's card records: its base's auto-decoder and each predictor stage."""
     meta = LATENT_INITS.open(init).meta
-    stages = [*meta.get("stages", []), *([meta["predictor"]] if "predictor" in meta else [])]
-    return (meta["seconds"] + sum(s["seconds"] for s in stages)) / 60
+    return (meta["seconds"] + sum(s["seconds"] for s in predictor_stages(meta))) / 60
 
 
 def main() -> None:
@@ -65,10 +65,12 @@ def report(rows: list[dict], minutes: dict[str, float], a: argparse.Namespace) -
     images = sorted({r["image"] for r in rows})
     shared = {rate: [im for im in images if all(im in by[i, rate] for i in minutes)] for rate in a.rates}
 
+    def mean(init: str, rate: float, field: str) -> float:
+        return float(np.mean([by[init, rate][im][field] for im in shared[rate]]))
+
     def curve(init: str) -> tuple[list[float], list[float]]:
-        pts = [(np.mean([by[init, rate][im]["bpp"] for im in shared[rate]]),
-                np.mean([by[init, rate][im]["psnr"] for im in shared[rate]])) for rate in a.rates if shared[rate]]
-        return [p[0] for p in pts], [p[1] for p in pts]
+        rates = [r for r in a.rates if shared[r]]
+        return [mean(init, r, "bpp") for r in rates], [mean(init, r, "psnr") for r in rates]
 
     first = next(iter(minutes))
     lines = ["# Coded quality against the init's training time (val)", "",
@@ -81,8 +83,7 @@ def report(rows: list[dict], minutes: dict[str, float], a: argparse.Namespace) -
              "| init | training min | " + " | ".join(f"{r} bpp" for r in a.rates) + f" | BD-rate vs {first} |",
              "|---|---|" + "---|" * len(a.rates) + "---|"]
     for init, mins in minutes.items():
-        cells = [f"{np.mean([by[init, r][im]['psnr'] for im in shared[r]]):.2f} ({len(shared[r])})" if shared[r] else "—"
-                 for r in a.rates]
+        cells = [f"{mean(init, r, 'psnr'):.2f} ({len(shared[r])})" if shared[r] else "—" for r in a.rates]
         bd = bd_rate(*curve(first), *curve(init))
         lines.append(f"| {init} | {mins:.0f} | " + " | ".join(cells) + f" | {bd:+.1f} % |")
     (RESULTS / f"{a.name}.md").write_text("\n".join(lines) + "\n")
@@ -91,8 +92,7 @@ def report(rows: list[dict], minutes: dict[str, float], a: argparse.Namespace) -
     order = sorted(minutes, key=minutes.get)
     for r in a.rates:
         if shared[r]:
-            ax.plot([minutes[i] for i in order], [np.mean([by[i, r][im]["psnr"] for im in shared[r]]) for i in order],
-                    "o-", label=f"{r} bpp")
+            ax.plot([minutes[i] for i in order], [mean(i, r, "psnr") for i in order], "o-", label=f"{r} bpp")
     finish(ax, xlabel="training minutes (all stages)", ylabel="PSNR (dB)",
            title=f"Coded PSNR vs init training time (val, {a.steps} steps)")
     save(fig, RESULTS / f"{a.name}.png")

@@ -172,6 +172,11 @@ def card(path: Path, reproduce: str) -> str:
         f"--out {crops['crops']} --size {crops['size']} --count {crops['count']} --seed {seed} && {reproduce}`", ""])
 
 
+def predictor_stages(meta: dict) -> list[dict]:
+    """Every predictor stage an init's metadata records, oldest first: earlier ones, then its own."""
+    return [*meta.get("stages", []), *([meta["predictor"]] if "predictor" in meta else [])]
+
+
 def predictor_lines(init: LatentInit) -> list[str]:
     """The card's account of the latent predictor (training/predictor.py), where the init has one."""
     p = init.meta.get("predictor")

@@ -30,7 +30,7 @@ from inrcodec.representations.latents.init import load_latent_init_file, save_la
 from inrcodec.representations.latents.predictor import as_tensors, predict, predictor_init
 from inrcodec.representations.latents.synthesis import synthesize
 
-from .latents import card, init_options, integer_arm, resume, run_options, save_checkpoint
+from .latents import card, init_options, integer_arm, predictor_stages, resume, run_options, save_checkpoint
 
 
 def train(a: argparse.Namespace) -> None:
@@ -87,7 +87,7 @@ def train(a: argparse.Namespace) -> None:
         save_checkpoint(a, pred + synth + arm, opt, step, seconds, history)
     meta = dict(base.meta)
     meta.update({"base": meta.get("base", {"name": base.name, "sha256": base.sha256}),
-                 "stages": [*meta.get("stages", []), *([meta["predictor"]] if "predictor" in meta else [])],
+                 "stages": predictor_stages(meta),
                  "predictor": {"data": {"crops": str(a.crops), "count": len(pool), "size": size, "seed": a.pool_seed}, "steps": step,
                                "seconds": round(seconds), "batch": a.batch, "channels": a.channels,
                                "lambda": [a.lam_min, a.lam_max], "history": history}})
