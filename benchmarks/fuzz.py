@@ -275,7 +275,7 @@ def write(stem: Path, streams: list[str], counts: dict, seconds: dict, findings:
              **{o.replace("-", "_"): c[o] for o in OUTCOMES}, "seconds": round(seconds[s, m], 2),
              "mutants_per_s": round(sum(c.values()) / max(seconds[s, m], 1e-9), 1)}
             for (s, m), c in counts.items()]
-    with open(stem.with_suffix(".csv"), "w", newline="") as f:
+    with open(stem.parent / f"{stem.name}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
@@ -295,7 +295,7 @@ def write(stem: Path, streams: list[str], counts: dict, seconds: dict, findings:
     if findings:
         lines += ["", "## Findings (first 20)", "", "| stream | mode | index | mutation | outcome | detail |",
                   "|---|---|---|---|---|---|", *findings]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    (stem.parent / f"{stem.name}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

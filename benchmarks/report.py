@@ -208,8 +208,8 @@ def write_report(rows: list[dict], stem: Path, name: str, machine: str, command:
     md.append("")
     if skipped:
         md += ["## Targets inrcodec could not meet within 10% (left out above)", ""] + [f"- {x}" for x in skipped] + [""]
-    stem.with_suffix(".md").write_text("\n".join(md) + "\n")
-    plot_rd(curves, stem.with_suffix(".png"), name, machine)
+    (stem.parent / f"{stem.name}.md").write_text("\n".join(md) + "\n")  # a dotted name keeps its dots
+    plot_rd(curves, stem.parent / f"{stem.name}.png", name, machine)
     plot_time(curves, stem.parent / f"{stem.name}-time.png", name, machine)
 
 

@@ -54,13 +54,14 @@ def test_policy_variants_share_fits_and_compare_with_an_earlier_run(tmp_path):
     data = generated(tmp_path / "gen", 1, (96, 128))
     out = tmp_path / "results"
     run("rd", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "fast", "--classic", "jpeg",
-        "--out", str(out), "--name", "first", "--cli-timing", "0")
+        "--out", str(out), "--name", "first-0.5", "--cli-timing", "0")
+    assert (out / "first-0.5.md").exists() and (out / "first-0.5.png").exists()  # a dotted name keeps its dots
     table = {"ladder": [{"max_bpp": 64, "width": 32, "level": 7}],
              "width": [{"max_bpp": 0.7, "width": 16, "level": 7}, {"max_bpp": 64, "width": 24, "level": 7}]}
     (tmp_path / "policy.json").write_text(json.dumps({"policies": table}))
     run("rd", "--data", str(data), "--rates", "0.5", "1.0", "--presets", "--policies", "ladder", "width",
         "--policy-file", str(tmp_path / "policy.json"), "--classic", "jpeg", "--out", str(out),
-        "--compare", f"{out / 'first.csv'}:fast", "--cli-timing", "0")
+        "--compare", f"{out / 'first-0.5.csv'}:fast", "--cli-timing", "0")
     rows = [x for x in csv.DictReader(open(out / "gen.csv")) if x["codec"] == "inrcodec"]
     nets = {(x["preset"], x["setting"]): x["network"] for x in rows}
     image = np.asarray(Image.open(data / "img0.png"))
@@ -68,8 +69,8 @@ def test_policy_variants_share_fits_and_compare_with_an_earlier_run(tmp_path):
     shipped = {rate: "latents" if fit.rep.id == LATENTS else  # latents where they reach the rate, else the tiles
                "{}/L{}".format(fit.rep.settings.width, fit.rep.settings.level) for rate, fit in fits.items()}
     assert nets == {("ladder", "0.5"): "32/L7", ("ladder", "1"): "32/L7", ("width", "0.5"): "16/L7",
-                    ("width", "1"): "24/L7", ("fast (first.csv)", "0.5"): shipped["0.5"],
-                    ("fast (first.csv)", "1"): shipped["1"]}
+                    ("width", "1"): "24/L7", ("fast (first-0.5.csv)", "0.5"): shipped["0.5"],
+                    ("fast (first-0.5.csv)", "1"): shipped["1"]}
     assert "latents" in shipped.values()
     md = (out / "gen.md").read_text()
     assert "BD-rate between inrcodec variants" in md and "| width | 0.5 |" in md
