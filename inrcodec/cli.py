@@ -19,6 +19,7 @@ from .batch import Kind, run_batch
 from .bitstream import stream_bytes
 from .errors import ImageWarning, InrCodecError, UsageError
 from .images import check_output, encode_image_file, image_format, load_image, write_output
+from .representations.latents.init import PREDICTED_INITS
 from .sharedinit import INTEGRAL_INIT
 
 if TYPE_CHECKING:
@@ -219,9 +220,10 @@ def _code(kind: Kind, inputs: tuple[Path, ...], options: dict[str, Any], quiet: 
               help="Latents: code the image at this share of its size (decoded back to it). Default: the "
                    "largest that reaches --bpp.")
 @click.option("--init", metavar="NAME|PATH.npz",
-              help="The init to code with: its representation is the stream's (shipped: latents-v2, latents-v1, "
-                   "integral-siren-t32-v1, sparse-siren-t32-v1). Default: latents-v2 where its rates reach "
-                   "--bpp, else integral-siren-t32-v1.")
+              help="The init to code with: its representation is the stream's (shipped: latents-v3, latents-v2, "
+                   "latents-v1, integral-siren-t32-v1, sparse-siren-t32-v1). Default: "
+                   + ", then ".join(f"{n} up to {t:g} bpp" for n, t in PREDICTED_INITS[:-1])
+                   + f", then {PREDICTED_INITS[-1][0]}, each where its rates reach --bpp, else {INTEGRAL_INIT}.")
 @_files_options
 def encode(inputs: tuple[Path, ...], out_dir: Path | None, jobs: int, force: bool, scheduler: str | None,
            quiet: bool, **options: Any) -> None:

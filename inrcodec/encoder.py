@@ -21,7 +21,7 @@ from .errors import UsageError
 from .images import ImageSource, image_pixels
 from .presets import BPP_TOLERANCE, MAX_ENCODE_PIXELS, PRESETS
 from .representation import Representation, open_any_init, plan, preset_steps
-from .representations.latents.init import PREDICTED_INIT, LatentInit
+from .representations.latents.init import PREDICTED_INIT, LatentInit, predicted_inits
 from .sharedinit import INTEGRAL_INIT
 from .tiles import tile_rate_weight
 
@@ -29,8 +29,8 @@ MAX_INDEX = 1024  # global step index range: 2**16 (all zeros) .. 2**-48
 DEFAULT_ROUNDING = 0.5  # plain rounding
 MIN_ROUNDING = 0.05
 # Without --init: predicted latents wherever they reach the target (they beat the tiles at every
-# rate they reach on val, docs/design.md §11), the integral tiles elsewhere (choose).
-DEFAULT_INITS = (PREDICTED_INIT, INTEGRAL_INIT)
+# rate they reach on val, docs/design.md §11; the init by the rate, predicted_inits), the integral
+# tiles elsewhere (choose).
 LATENT_SCALES = tuple(2 ** (-k / 4) for k in range(13))  # sizes a predicted fit may code at: 1 .. 1/8, in
 # quarter octaves, so that the rates of one size (a factor of about 2.7 on val) overlap the next's
 
@@ -101,7 +101,7 @@ def _check_target(bpp: float | None, quality: float | None) -> None:
         raise UsageError("quality must be between 0 and 100")
 
 
-def planned_steps(preset: str = "default", steps: int | None = None, init: str = DEFAULT_INITS[0]) -> int:
+def planned_steps(preset: str = "default", steps: int | None = None, init: str = PREDICTED_INIT) -> int:
     """The fitting steps an encode with `init` takes: `steps`, else the preset's for its representation."""
     _check_steps(preset, steps)
     return preset_steps(open_any_init(init))[preset] if steps is None else int(steps)
@@ -121,21 +121,22 @@ def choose(image: np.ndarray, bpp: float | None = None, quality: float | None = 
 
     A predicted latent init codes at the largest size (LATENT_SCALES) whose prediction's rates,
     plus the header, span the bpp target: a low target codes a smaller image, stretched back by the
-    any-resolution decode, rather than a starved full-size one. Without `init`, DEFAULT_INITS[0]
-    where some size reaches the target, else the tiles (which also take their own options)."""
+    any-resolution decode, rather than a starved full-size one. Without `init`, the first of the
+    predicted inits for the target's rate (predicted_inits) that some size reaches the target with,
+    else the tiles (which also take their own options)."""
     if init is None and (network_width is not None or level is not None or scalable):
         return INTEGRAL_INIT, latent_scale or 1.0
-    name = init or DEFAULT_INITS[0]
-    shared = open_any_init(name)
-    if not isinstance(shared, LatentInit) or shared.predictor is None or latent_scale is not None or bpp is None:
-        return name, latent_scale or 1.0  # a quality target stays within the trained lambdas: full size
-    for scale in LATENT_SCALES:
-        lo, hi = reachable_rates(image, name, scale, device)
-        if lo <= bpp:
-            if bpp <= (1 + BPP_TOLERANCE) * hi:
-                return name, scale
-            break  # above the range: a smaller size only lowers it
-    return (INTEGRAL_INIT, 1.0) if init is None else (name, 1.0)
+    for name in [init] if init else predicted_inits(nominal_bpp(bpp, quality)):
+        shared = open_any_init(name)
+        if not isinstance(shared, LatentInit) or shared.predictor is None or latent_scale is not None or bpp is None:
+            return name, latent_scale or 1.0  # a quality target stays within the trained lambdas: full size
+        for scale in LATENT_SCALES:
+            lo, hi = reachable_rates(image, name, scale, device)
+            if lo <= bpp:
+                if bpp <= (1 + BPP_TOLERANCE) * hi:
+                    return name, scale
+                break  # above the range: a smaller size only lowers it
+    return (INTEGRAL_INIT, 1.0) if init is None else (init, 1.0)
 
 
 def reachable_rates(image: np.ndarray, init: str, latent_scale: float = 1.0, device: str = "auto") -> tuple[float, float]:

@@ -2,6 +2,7 @@
 below full size), the integral tiles where none does; and the v4 header's own checks."""
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 
@@ -13,7 +14,8 @@ from inrcodec.bitstream import read_header
 from inrcodec.encoder import BPP_TOLERANCE, LATENT_SCALES, Analysis, choose, reachable_rates
 from inrcodec.errors import BitstreamError, UsageError
 from inrcodec.example import synthetic_image
-from inrcodec.representations.latents.init import PREDICTED_INIT
+from inrcodec.representations.latents import init as init_module
+from inrcodec.representations.latents.init import PREDICTED_INIT, predicted_inits
 from inrcodec.representations.latents.stream import LATENTS
 from inrcodec.sharedinit import INTEGRAL_INIT
 
@@ -28,8 +30,8 @@ def halved(image) -> bytes:
     return inrcodec.encode(image, quality=60, steps=2, init=PREDICTED_INIT, latent_scale=0.5)
 
 
-def ranges(image: np.ndarray, scale: float) -> tuple[float, float]:
-    return reachable_rates(image, PREDICTED_INIT, scale, "cpu")
+def ranges(image: np.ndarray, scale: float, name: str = PREDICTED_INIT) -> tuple[float, float]:
+    return reachable_rates(image, name, scale, "cpu")
 
 
 def test_a_stream_coded_at_half_size_is_version_4_and_decodes_to_the_full_size(image, halved):
@@ -72,15 +74,15 @@ def test_hostile_coded_sizes_are_refused(halved, coded, version):
 
 def test_the_default_codes_latents_where_the_prediction_reaches_and_tiles_elsewhere(image):
     lo, hi = ranges(image, 1.0)
-    assert choose(image, bpp=(lo * hi) ** 0.5) == (PREDICTED_INIT, 1.0)
+    assert choose(image, bpp=max((lo * hi) ** 0.5, 1.0)) == (PREDICTED_INIT, 1.0)
     assert choose(image, bpp=4 * hi + 1)[0] == INTEGRAL_INIT  # above every size's rates
     assert choose(image, quality=50) == (PREDICTED_INIT, 1.0)
     assert choose(image, bpp=0.5, scalable=True)[0] == INTEGRAL_INIT  # the tiles' own options
     name, scale = choose(image, bpp=lo / 3)  # below the full size's rates: a smaller size, the largest that reaches
-    assert name == PREDICTED_INIT and scale < 1 and scale in LATENT_SCALES
-    s_lo, s_hi = ranges(image, scale)
+    assert name == predicted_inits(lo / 3)[0] and scale < 1 and scale in LATENT_SCALES
+    s_lo, s_hi = ranges(image, scale, name)
     assert s_lo <= lo / 3 <= (1 + BPP_TOLERANCE) * s_hi
-    assert not ranges(image, scale * 2 ** 0.25)[0] <= lo / 3  # the next size up does not reach it
+    assert not ranges(image, scale * 2 ** 0.25, name)[0] <= lo / 3  # the next size up does not reach it
     data = inrcodec.encode(image, bpp=lo / 3, steps=2)
     assert abs(8 * len(data) / image[..., 0].size / (lo / 3) - 1) <= BPP_TOLERANCE
     assert inrcodec.info(data).version == 4 and inrcodec.decode(data).shape == image.shape
@@ -110,3 +112,19 @@ def test_a_chosen_latent_fit_that_misses_the_target_is_refitted_as_tiles(image, 
     assert named.header.init_name == PREDICTED_INIT and not named.reaches(1.6 * hi)
     with pytest.raises(UsageError, match="cannot reach"):
         named.compress(bpp=1.6 * hi)
+
+
+def test_the_default_init_follows_the_rate_ladder(image, monkeypatch):
+    """Each predicted init codes the targets of its share of the rates; a target above where it reaches
+    goes to the next one up, not to the tiles."""
+    (low, top), (high, _) = init_module.PREDICTED_INITS
+    for bpp, expected in ((0.9 * top, low), (1.1 * top, high), (2.0, high)):
+        assert predicted_inits(bpp)[0] == expected
+    lo, hi = ranges(image, 1.0, low)
+    assert lo < 0.9 * top < hi  # so the ladder, not the reach, decides here:
+    assert choose(image, bpp=0.9 * top) == (low, 1.0) and choose(image, bpp=1.1 * top) == (high, 1.0)
+    beyond = (1 + BPP_TOLERANCE) * hi * 1.02  # above the lower init's reach, within the higher one's
+    assert beyond <= (1 + BPP_TOLERANCE) * ranges(image, 1.0, high)[1]
+    monkeypatch.setattr(init_module, "PREDICTED_INITS", ((low, 2 * beyond), (high, math.inf)))
+    assert predicted_inits(beyond) == [low, high]
+    assert choose(image, bpp=beyond) == (high, 1.0)

@@ -16,12 +16,12 @@ from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
 from inrcodec.representations.latents.fit import UP_REACH, fit, float_arm, grid_bits, predicted, prediction_range
 from inrcodec.representations.latents.grid import level_sizes
-from inrcodec.representations.latents.init import load_latent_init_file
+from inrcodec.representations.latents.init import PREDICTED_INIT, load_latent_init_file
 from inrcodec.representations.latents.predictor import predict, predictor_init
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "inrcodec" / "weights" / "latents-v1.npz"
-SHIPPED = ROOT / "inrcodec" / "weights" / "latents-v2.npz"
+SHIPPED = ROOT / "inrcodec" / "weights" / f"{PREDICTED_INIT}.npz"
 
 
 def train(tmp: Path, out: str, steps: int = 4, checkpoint: Path | None = None, stop_at: int | None = None) -> Path:
@@ -109,10 +109,11 @@ def test_the_aim_stays_within_the_lambdas_the_predictor_was_trained_on():
         assert lam == pytest.approx(end)
 
 
-def test_the_shipped_predictor_init_matches_its_card():
-    path = SHIPPED
+@pytest.mark.parametrize("name", ["latents-v2", "latents-v3"])
+def test_the_shipped_predictor_inits_match_their_cards(name):
+    path = ROOT / "inrcodec" / "weights" / f"{name}.npz"
     init = load_latent_init_file(path)
-    assert init.predictor is not None and init.name == "latents-v2"
+    assert init.predictor is not None and init.name == name
     assert init.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert init.sha256 in path.with_suffix(".md").read_text()
     base = load_latent_init_file(BASE)
@@ -122,7 +123,7 @@ def test_the_shipped_predictor_init_matches_its_card():
 
 def test_a_target_the_predicted_fit_misses_is_refused_not_met_at_another_step():
     image = synthetic_image(128, 192, seed=2)
-    fit = inrcodec.analyse(image, bpp=0.08, steps=0, init="latents-v2", latent_scale=1.0)  # full size: beyond reach
+    fit = inrcodec.analyse(image, bpp=0.08, steps=0, init=PREDICTED_INIT, latent_scale=1.0)  # full size: beyond reach
     assert len({fit.stream(i) for i in (200, 256, 280)}) == 1  # one step only: the fitted one
     with pytest.raises(UsageError, match="within 10%"):
         fit.compress(bpp=0.08)

@@ -1,5 +1,5 @@
 """Representation 3's shipped init: the shared synthesis with its pruning mask, the integer ARM,
-and (from latents-v2) the encoder's latent predictor.
+and (from latents-v2 on) the encoder's latent predictor.
 
 One .npz: a JSON header (name, kind "latents", grid count, activation, the card's metadata), the
 synthesis values and masks ([gain, W0, b0, ...]; gains and biases are never pruned), the ARM's
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,18 @@ from .arm import IntegerArm
 from .synthesis import ACTIVATIONS
 
 LATENT_INIT = "latents-v1"  # trained without a predictor: the conformance streams' init
-PREDICTED_INIT = "latents-v2"  # with a predictor: the encoder's default wherever it reaches the rate
+# With a predictor: the encoder's default, by the target's rate, each up to its bpp (val, 18 images,
+# docs/design.md §11: latents-v2 is 0.5 dB above latents-v3 at 0.1-0.5 bpp, latents-v3 0.1-0.8 dB above
+# latents-v2 at 0.75-1 bpp, where latents-v2 also runs out of reach sooner).
+PREDICTED_INITS: tuple[tuple[str, float], ...] = (("latents-v2", 0.6), ("latents-v3", math.inf))
+PREDICTED_INIT = PREDICTED_INITS[-1][0]  # the one that reaches the highest rates
 KIND = "latents"
+
+
+def predicted_inits(bpp: float) -> list[str]:
+    """The predicted inits a target of `bpp` may code with, best first: the one whose share of the rates
+    holds it, then those above it (which reach higher rates, where the first runs out)."""
+    return [name for name, top in PREDICTED_INITS if bpp <= top]
 
 
 @dataclass(frozen=True)
