@@ -8,6 +8,8 @@
     python -m benchmarks.ceiling --candidates b --candidates b1 --threads 2 --append   # trains b's synthesis first
     python -m benchmarks.ceiling --size 256 --per-folder 5 --data ../shared/data/val/cbsd68 --candidates classic
         --candidates b1 --threads 2 --name ceiling-256      (one command: larger crops, their own results files)
+    python -m benchmarks.ceiling --size 256 --per-folder 5 --data ../shared/data/val/cbsd68 --candidates r3
+        --threads 2 --name ceiling-256 --append          (representation 3 as shipped, beside the study's rows)
     python -m benchmarks.ceiling --report-only         # tables and plot again from the CSV
 
 Each candidate is fitted with a large step budget on centre crops of val images (never Kodak), then
@@ -28,6 +30,10 @@ every rate below is 8 * len(bytes) / pixels of a real stream:
 - b:  a latent pyramid read by a shared SIREN synthesis (benchmarks.latentgrid): latents fitted per crop from
       zero and coded (one Laplace per level); the synthesis is trained once as an auto-decoder on train crops;
 - b1: the same, with the synthesis also fitted per crop from the shared one and its update coded;
+- r3: representation 3 as shipped (issue 21): `encoder.analyse` with the predicted init for each target's
+      rate and a preset's steps (`--r3-preset`), not `--steps`: from a prediction more steps do not pay;
+- r3-laplace: r3's very latents priced under one Laplace per level instead of the context model (real
+      range-coded words, the same header and synthesis update): what the context model saves;
 - JPEG (Pillow, optimize) and WebP swept over quality on the same crops.
 Writes benchmarks/results/ceiling.{csv,md,png} (--name renames them); rows are appended as they finish, so a cut-off run
 keeps what it measured.
@@ -64,11 +70,12 @@ from benchmarks.common import (
 )
 from inrcodec.bitstream import StreamHeader, write_stream
 from inrcodec.decoder import decode, decode_tensors
-from inrcodec.encoder import Analysis, analyse
+from inrcodec.encoder import Analysis, analyse, planned_steps
 from inrcodec.entropy import CodedTensor, choose_scale, encode_tensors, make_coded
 from inrcodec.errors import UsageError
 from inrcodec.metrics import psnr
 from inrcodec.quant import dequantize, quantize, step_size
+from inrcodec.representations.latents.init import predicted_inits
 from inrcodec.sharedinit import INTEGRAL_INIT
 from inrcodec.siren import SirenSpec, siren_forward, siren_init
 from inrcodec.tilecoding import finest_index, step_offsets
@@ -81,6 +88,8 @@ CANDIDATES = {"a0": "a0: tiles, plain", "a": "a: tiles + QAT", "c0": "c0: one SI
               "b": "b: latent pyramid + shared SIREN synthesis, latents coded",
               "b1": "b1: latent pyramid + SIREN synthesis from a shared init, latents and update coded",
               "d": "d: one SIREN per crop from a meta-learned init, update coded",
+              "r3": "r3: representation 3 as shipped (predicted latents, integer context model)",
+              "r3-laplace": "r3's latents under one Laplace per level (no context model)",
               "jpeg": "JPEG (Pillow, optimize)", "webp": "WebP (Pillow, method 6)"}
 TARGETS = (0.25, 0.5, 1.0, 2.0)  # bpp: a0/a fit once per target (rate weight 1/bpp)
 OFFSETS = (-16, -8, -4, 0, 4, 8)  # global step-index offsets (1/16 octave) tried after QAT
@@ -90,6 +99,7 @@ META_INNER, META_BATCH, META_EPS = 10, 4, 0.5  # d: Reptile inner fit steps, cro
 LAMS = (1e-3, 3e-3, 1e-2, 3e-2)  # b/b1: rate weights of the fit (MSE + lam * bpp, MSE of [0, 1] colours)
 LATENT_TRAIN_SIZE = 128  # b: side of the train crops of the synthesis' auto-decoder training
 SYNTH_INDICES = (360, 384, 408)  # b1: global step indices tried for the synthesis update (+ sensitivity offsets)
+R3_TARGETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # r3: bpp targets (each the encoder's own fit and rate control)
 
 
 def centre_crops(folder: Path, count: int, size: int) -> list[tuple[str, np.ndarray]]:
@@ -425,6 +435,32 @@ def run_siren(out: Writer, crop: str, image: np.ndarray, model: Model, config: s
                    psnr_unquant=unq, seconds=secs)
 
 
+def run_r3(out: Writer, crop: str, image: np.ndarray, preset: str) -> None:
+    """r3 and r3-laplace: one stream per target that the latents reach (a target they miss is left out,
+    where the codec would code the tiles), and the same stream's latents re-coded per level."""
+    for target in R3_TARGETS:
+        t0 = time.perf_counter()
+        init = predicted_inits(target)[0]
+        try:
+            analysis = analyse(image, bpp=target, preset=preset, device="cpu", init=init)
+            data = analysis.compress(bpp=target)
+        except UsageError:  # under the header's floor, or beyond the latents' reach
+            continue
+        seconds, tensors = time.perf_counter() - t0, decode_tensors(data)[1]
+        n = len(analysis.rep.symbol_counts()) - analysis.rep.channels  # the synthesis update's tensors come first
+        words, synth_words = len(analysis.rep.encode_words(tensors)), len(encode_tensors(tensors[:n]))
+        per_level = len(encode_tensors(tensors[:n] + [make_coded(t.symbols, t.step_index) for t in tensors[n:]]))
+        zeros = float(np.mean(np.concatenate([t.symbols == 0 for t in tensors[n:]])))
+        pixels, steps = decode(data), planned_steps(preset, None, init)
+        for candidate, payload in (("r3", words), ("r3-laplace", per_level)):
+            size = len(data) + 4 * (payload - words)
+            out.row(crop=crop, candidate=candidate, config=f"{init} {preset} @{target:g}", steps=steps, qat_steps=0,
+                    params=sum(t.symbols.size for t in tensors), bpp=8 * size / (image.shape[0] * image.shape[1]),
+                    bytes=size, header_bytes=len(data) - 4 * words, psnr=psnr(pixels, image), zero_frac=zeros,
+                    bits_by_tensor=f"synthesis:{100 * synth_words / payload:.0f} latents:"
+                                   f"{100 * (payload - synth_words) / payload:.0f}", seconds=seconds)
+
+
 def run_classics(out: Writer, crop: str, image: np.ndarray) -> None:
     for key in ("jpeg", "webp"):
         for q in CLASSICS[key].settings:
@@ -481,7 +517,7 @@ def base(key: str) -> str:
 
 
 def fitted(key: str) -> bool:
-    return base(key) in ("a0", "a", "c0", "c", "d", "b", "b1")
+    return base(key) in ("a0", "a", "c0", "c", "d", "b", "b1", "r3", "r3-laplace")
 
 
 def ordered(fr: dict) -> list[str]:
@@ -589,8 +625,10 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
 @click.option("--pe-levels", type=int, default=0, show_default=True,
               help="c0/c: positional encoding of the coordinates with this many octaves (0: raw coordinates)")
 @click.option("--candidates", multiple=True, default=("classic", "c", "tiles"), show_default=True,
-              type=click.Choice(["classic", "c", "c0", "d", "b", "b1", "tiles"]),
+              type=click.Choice(["classic", "c", "c0", "d", "b", "b1", "tiles", "r3"]),
               help="c runs c0 and its QAT; c0 alone skips QAT")
+@click.option("--r3-preset", type=click.Choice(["fast", "default", "slow"]), default="default", show_default=True,
+              help="r3: the encoder preset (its steps)")
 @click.option("--rate-weight", type=float, default=0.0, show_default=True,
               help="c0/c/d: weight of the L1 rate proxy on the coded numbers (d: the update)")
 @click.option("--lams", type=float, multiple=True, default=LAMS, show_default=True, help="b/b1: rate weights to fit")
@@ -609,8 +647,8 @@ def plot(fr: dict[str, dict[str, list]], rows: list[dict], path: Path, title: st
 @click.option("--name", default="ceiling", show_default=True, help="results file names (another crop size: another name)")
 @click.option("--quiet", is_flag=True)
 def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, steps: int, qat_steps: int,
-         widths: tuple[int, ...], depth: int, pe_levels: int, candidates: tuple[str, ...], rate_weight: float,
-         lams: tuple[float, ...], train_data: Path,
+         widths: tuple[int, ...], depth: int, pe_levels: int, candidates: tuple[str, ...], r3_preset: str,
+         rate_weight: float, lams: tuple[float, ...], train_data: Path,
          meta_dir: Path, meta_steps: int, meta_minutes: float, out: Path, append: bool,
          report_only: bool, tag: str, threads: int, name: str, quiet: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
@@ -638,6 +676,8 @@ def main(folders: tuple[Path, ...], per_folder: tuple[int, ...], size: int, step
             for crop, image, cand, wd in bar:
                 if cand == "classic":
                     run_classics(writer, crop, image)
+                elif cand == "r3":
+                    run_r3(writer, crop, image, r3_preset)
                 elif cand in ("b", "b1"):
                     run_latent(writer, crop, image, synth, cand, steps, lams)
                 elif cand in ("c", "c0", "d"):

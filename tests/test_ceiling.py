@@ -149,3 +149,17 @@ def test_positional_encoding_feeds_the_siren_and_is_named_in_the_header():
     x = torch.tensor([[[0.25, -0.5]]])
     expected = [0.25, -0.5, 0.7071, -1.0, 0.7071, 0.0, 1.0, 0.0, 0.0, -1.0]  # x, sin pi x, cos pi x, sin 2pi x...
     assert torch.allclose(positional(x, 2), torch.tensor([[expected]]), atol=1e-4)
+
+
+def test_ceiling_r3_codes_the_shipped_latents_and_prices_them_without_the_context_model(tmp_path):
+    rows = run_study(tmp_path, "--candidates", "r3", "--r3-preset", "fast", "--size", "96", shape=(96, 96), name="r3")
+    r3 = {r["config"]: r for r in rows if r["candidate"] == "r3"}
+    flat = {r["config"]: r for r in rows if r["candidate"] == "r3-laplace"}
+    assert len(r3) >= 2 and r3.keys() == flat.keys()
+    for config, r in r3.items():
+        assert float(r["bpp"]) == float(f"{8 * int(r['bytes']) / (96 * 96):.6g}") and float(r["psnr"]) > 15
+        same = flat[config]
+        assert (same["psnr"], same["header_bytes"]) == (r["psnr"], r["header_bytes"])  # the same latents, re-priced
+        assert int(same["bytes"]) > int(r["bytes"])  # what the context model saves
+    assert "| r3: representation 3 as shipped (predicted latents, integer context model), 20 + 0 steps |" in (
+        tmp_path / "results" / "r3.md").read_text()
