@@ -14,7 +14,15 @@ import inrcodec
 from inrcodec.errors import UsageError
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
-from inrcodec.representations.latents.fit import UP_REACH, fit, float_arm, grid_bits, predicted, prediction_range
+from inrcodec.representations.latents.fit import (
+    UP_REACH,
+    fit,
+    float_arm,
+    grid_bits,
+    predicted,
+    prediction_range,
+    soft_round,
+)
 from inrcodec.representations.latents.grid import level_sizes
 from inrcodec.representations.latents.init import PREDICTED_INIT, load_latent_init_file
 from inrcodec.representations.latents.predictor import predict, predictor_init
@@ -192,3 +200,13 @@ def test_the_training_curve_counts_every_stage_and_compares_like_with_like(train
     line = next(t for t in table.splitlines() if t.startswith("| b |"))
     assert "26.00 (2)" in line and float(line.split("|")[-2].strip(" %")) < 0  # 1 dB better: fewer bits
     assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_soft_rounding_runs_from_the_identity_to_rounding():
+    """The refinement's relaxation: smooth and increasing at every temperature (gradients reach every
+    latent), the identity when hot and rounding when cold."""
+    z = (torch.arange(-2, 3)[:, None] + torch.tensor([-0.4, -0.2, 0.0, 0.2, 0.4])).ravel().float()  # off the boundaries
+    assert torch.allclose(soft_round(z, 0.01), torch.round(z), atol=1e-3)
+    assert torch.allclose(soft_round(z, 10.0), z, atol=1e-2)
+    for t in (0.05, 0.3):
+        assert (soft_round(z, t).diff() > 0).all()
