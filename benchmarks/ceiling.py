@@ -68,7 +68,7 @@ from benchmarks.common import (
     pyplot,
     save,
 )
-from inrcodec.bitstream import StreamHeader, write_stream
+from inrcodec.bitstream import StreamHeader, payload_words, write_stream
 from inrcodec.decoder import decode, decode_tensors
 from inrcodec.encoder import Analysis, analyse, planned_steps
 from inrcodec.entropy import CodedTensor, choose_scale, encode_tensors, make_coded
@@ -446,9 +446,9 @@ def run_r3(out: Writer, crop: str, image: np.ndarray, preset: str) -> None:
             data = analysis.compress(bpp=target)
         except UsageError:  # under the header's floor, or beyond the latents' reach
             continue
-        seconds, tensors = time.perf_counter() - t0, decode_tensors(data)[1]
+        seconds, (parsed, tensors) = time.perf_counter() - t0, decode_tensors(data)
         n = len(analysis.rep.symbol_counts()) - analysis.rep.channels  # the synthesis update's tensors come first
-        words, synth_words = len(analysis.rep.encode_words(tensors)), len(encode_tensors(tensors[:n]))
+        words, synth_words = len(payload_words(data, parsed.offset)), len(encode_tensors(tensors[:n]))
         per_level = len(encode_tensors(tensors[:n] + [make_coded(t.symbols, t.step_index) for t in tensors[n:]]))
         zeros = float(np.mean(np.concatenate([t.symbols == 0 for t in tensors[n:]])))
         pixels, steps = decode(data), planned_steps(preset, None, init)

@@ -24,7 +24,7 @@ from inrcodec.representations.latents.fit import (
     soft_round,
 )
 from inrcodec.representations.latents.grid import level_sizes
-from inrcodec.representations.latents.init import PREDICTED_INIT, load_latent_init_file
+from inrcodec.representations.latents.init import PREDICTED_INIT, PREDICTED_INITS, load_latent_init_file
 from inrcodec.representations.latents.predictor import predict, predictor_init
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ def test_the_aim_stays_within_the_lambdas_the_predictor_was_trained_on():
         assert lam == pytest.approx(end)
 
 
-@pytest.mark.parametrize("name", ["latents-v2", "latents-v3"])
+@pytest.mark.parametrize("name", [name for name, _ in PREDICTED_INITS])
 def test_the_shipped_predictor_inits_match_their_cards(name):
     path = ROOT / "inrcodec" / "weights" / f"{name}.npz"
     init = load_latent_init_file(path)
