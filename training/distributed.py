@@ -81,6 +81,7 @@ def _worker(rank: int, size: int, store: str, backend: str, fn: Callable, args: 
     dist.init_process_group(backend, init_method=f"file://{store}", rank=rank, world_size=size)
     try:
         fn(*args)
+        dist.barrier()  # no rank tears its connections down while a peer still uses them (gloo aborts then)
     finally:
         dist.destroy_process_group()
 
@@ -96,7 +97,9 @@ def launch(fn: Callable, nproc: int, backend: str, *args) -> None:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend, init_method="env://")
         try:
-            return fn(*args)
+            out = fn(*args)
+            dist.barrier()  # as in _worker
+            return out
         finally:
             dist.destroy_process_group()
     if nproc <= 1:
