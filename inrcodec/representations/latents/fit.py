@@ -35,8 +35,9 @@ REFINE_LR, REFINE_TRAVEL, REFINE_SYNTH_LR = 2e-2, 2.0, 2e-3
 # the first SOFT_SHARE of the steps, then straight-through; +0.5-0.8 dB at equal rate over straight-through
 # alone in 100 steps at a fixed lambda (val, docs/design.md §11).
 SOFT_TEMPERATURE, SOFT_SHARE = (0.3, 0.05), 0.9
-REFINE_ADAPT_AT = tuple(k / 10 for k in range(1, 10))  # its lambda re-aims: a refinement's rate drifts up all along,
-REFINE_AIM = 0.95  # so each aims below the target, and the synthesis update's bits come on top (val)
+# Its lambda re-aims at the target every 10 % of the steps (at 95 % of it until 0.5.4, when the rate drifted
+# up as straight-through refined; soft fits' rate falls instead, and aiming at the target is -8.5 % on val).
+REFINE_ADAPT_AT = tuple(k / 10 for k in range(1, 10))
 # Above the prediction's top rate (by more than the rate control's 10 %): a refinement whose Adam steps
 # add up to UP_TRAVEL (1e-2 over 100 steps), the bits straight-through, lambda re-aimed every 5 % of the
 # steps, reaches about UP_REACH times
@@ -212,12 +213,11 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     """Latents and the synthesis' surviving entries by Adam on MSE + lambda * bpp.
 
     The latents start from the init's predictor where it has one, rounded, then refined with the
-    synthesis reading them rounded straight-through and the bits priced on noisy ones (the loss the
-    predictor was trained on), lambda re-aimed every 10 % of the steps at REFINE_AIM of the target,
-    on the rounded rate; above the prediction's rates, straight-through throughout, lambda re-aimed
+    synthesis reading them soft-rounded and the bits priced on noisy soft-rounded ones (SOFT_SHARE of
+    the steps; straight-through after), lambda re-aimed at the target every 10 % of the steps on
+    the rounded rate; above the prediction's rates, straight-through throughout, lambda re-aimed
     often, with steps large enough to flip latents, which lifts the rate to UP_REACH times the
-    prediction's. Else from zero
-    (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
+    prediction's. Else from zero (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
     re-aimed at it during the fit from its own rate (each image needs its own lambda for a given
     rate); the rate control then only fine-tunes the latents' step (Latents.code). Seeded: the
     same image and settings give the same bytes.
@@ -226,7 +226,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     h, w, _ = image.shape
     target = torch.from_numpy(np.asarray(image, np.float32) / 255).to(device)[None]
     arm = float_arm(init.arm, device)
-    lam, noise_share, adapt_at, noisy_bits, aim = rate_weight, NOISE_SHARE, ADAPT_AT, False, 1.0
+    lam, noise_share, adapt_at, noisy_bits = rate_weight, NOISE_SHARE, ADAPT_AT, False
     synth_lr: float | None = None  # None: the latents' rate scaled as the from-zero fit's
     if init.predictor is not None:
         start, lam, start_bpp = predicted(init, target, arm, lam, target_bpp)
@@ -237,7 +237,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
             lr, adapt_at = lr or UP_TRAVEL / max(1, steps), UP_ADAPT_AT
         else:
             lr, adapt_at = lr or min(REFINE_LR, REFINE_TRAVEL / max(1, steps)), REFINE_ADAPT_AT
-            synth_lr, noisy_bits, aim = REFINE_SYNTH_LR, True, REFINE_AIM
+            synth_lr, noisy_bits = REFINE_SYNTH_LR, True
     else:
         start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
         lr = lr or LATENT_LR
@@ -270,7 +270,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         if target_bpp and k in adapt:
             with torch.no_grad():  # aimed at the rate of what is coded: the rounded latents
                 coded = grid_bits(arm, [torch.round(z) for z in latents]).sum() / (h * w) if noisy_bits else bpp.detach()
-            lam *= (float(coded) / (target_bpp * aim)) ** RATE_SLOPE
+            lam *= (float(coded) / target_bpp) ** RATE_SLOPE
         opt.zero_grad()
         (mse + lam * bpp).backward()
         opt.step()
