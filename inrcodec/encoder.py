@@ -172,8 +172,10 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
     target is checked against the header-only rate before any fitting; `lr` overrides the
     representation's step size. `init` names a shipped init or an .npz: its representation is the
     stream's (tiles, or latents); None lets `choose` pick it (and `latent_scale`, the size a latent
-    fit codes the image at) by the image and target. A chosen latent fit (or any, with `fallback`)
-    that misses a bpp target is refitted as the integral tiles, which reach any rate.
+    fit codes the image at) by the image and target. A chosen predicted latent fit (or any, with `fallback`)
+    that misses a bpp target is fitted once more, aimed past the target by its miss (the refinement's
+    rate drifts from its aim by about the same share at a nearby lambda), and if that misses too,
+    refitted as the integral tiles, which reach any rate.
     """
     alloc.tune_allocator()  # the fit allocates tens of MB per step: keep them on the heap
     _check_target(bpp, quality)
@@ -201,10 +203,17 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
         if floor > (1 + BPP_TOLERANCE) * bpp:
             raise UsageError(f"cannot reach {bpp} bpp for a {w}x{h} image: its header alone is {floor:.3f} bpp")
     lam = rep.rate_weight(rate) if weight is None else weight
-    fitted = rep.fit(pixels, n_steps, lr, lam, device, progress,  # what a fit aims at is the rate past the header
-                     target_bpp=None if bpp is None else max(bpp - floor, bpp / 4))
+    aim = None if bpp is None else max(bpp - floor, bpp / 4)  # what a fit aims at is the rate past the header
+    fitted = rep.fit(pixels, n_steps, lr, lam, device, progress, target_bpp=aim)
     analysis = Analysis(header, rep, fitted, time.perf_counter() - t0)
     if (fallback or init is None) and bpp is not None and isinstance(shared, LatentInit) and not analysis.reaches(bpp):
+        if aim is not None and (index := rep.fitted_index) is not None:  # the step its rate was aimed at
+            landed = 8 * len(analysis.stream(index)) / (h * w)
+            fitted = rep.fit(pixels, n_steps, lr, lam, device, progress,
+                             target_bpp=aim * min(2.0, max(0.5, bpp / landed)))
+            analysis = Analysis(header, rep, fitted, time.perf_counter() - t0)
+            if analysis.reaches(bpp):
+                return analysis
         tiles = analyse(pixels, bpp=bpp, preset=preset, steps=steps, device=device, init=INTEGRAL_INIT, lr=lr,
                         weight=weight, progress=progress)
         tiles.seconds += analysis.seconds

@@ -16,7 +16,7 @@ from inrcodec.errors import BitstreamError, UsageError
 from inrcodec.example import synthetic_image
 from inrcodec.representations.latents import init as init_module
 from inrcodec.representations.latents.init import PREDICTED_INIT, predicted_inits
-from inrcodec.representations.latents.stream import LATENTS
+from inrcodec.representations.latents.stream import LATENTS, Latents
 from inrcodec.sharedinit import INTEGRAL_INIT
 
 
@@ -112,6 +112,23 @@ def test_a_chosen_latent_fit_that_misses_the_target_is_refitted_as_tiles(image, 
     assert named.header.init_name == PREDICTED_INIT and not named.reaches(1.6 * hi)
     with pytest.raises(UsageError, match="cannot reach"):
         named.compress(bpp=1.6 * hi)
+
+
+def test_a_latent_fit_that_lands_off_its_target_is_aimed_again_past_its_miss(image, monkeypatch):
+    """A refinement whose rate drifts from its aim (here: every fit lands at 60 % of what it aims at) is
+    fitted once more, aimed at the target over that share, and coded as latents, not refitted as tiles."""
+    lo, hi = ranges(image, 1.0)
+    target = (lo * hi) ** 0.5
+    fit, aims = Latents.fit, []
+
+    def drifting(self, pixels, steps, lr, rate_weight, device, progress=None, target_bpp=None):
+        aims.append(target_bpp)
+        return fit(self, pixels, steps, lr, rate_weight, device, progress, target_bpp and 0.6 * target_bpp)
+
+    monkeypatch.setattr(Latents, "fit", drifting)
+    coded = inrcodec.analyse(image, bpp=target, steps=2)
+    assert coded.header.init_name == PREDICTED_INIT and len(aims) == 2 and aims[1] > 1.4 * aims[0]
+    assert abs(8 * len(coded.compress(bpp=target)) / image[..., 0].size - target) <= BPP_TOLERANCE * target
 
 
 def test_the_default_init_follows_the_rate_ladder(image, monkeypatch):
