@@ -32,14 +32,15 @@ BASE = ROOT / "inrcodec" / "weights" / "latents-v1.npz"
 SHIPPED = ROOT / "inrcodec" / "weights" / f"{PREDICTED_INIT}.npz"
 
 
-def train(tmp: Path, out: str, steps: int = 4, checkpoint: Path | None = None, stop_at: int | None = None) -> Path:
+def train(tmp: Path, out: str, steps: int = 4, checkpoint: Path | None = None, stop_at: int | None = None,
+          device: str = "cpu") -> Path:
     pool = tmp / "pool.npy"
     if not pool.exists():
         rng = np.random.default_rng(0)
         np.save(pool, np.stack([synthetic_image(32, 32, seed=int(s)) for s in rng.integers(0, 99, 6)]))
     cmd = [sys.executable, "-m", "training.predictor", "--crops", str(pool), "--base", str(BASE), "--out",
            str(tmp / out), "--steps", str(steps), "--batch", "2", "--channels", "4", "--log-every", "1",
-           "--save-every", "2", "--threads", "1"]
+           "--save-every", "2", "--threads", "1", "--device", device]
     if checkpoint:
         cmd += ["--checkpoint", str(checkpoint)]
     if stop_at:
@@ -65,7 +66,8 @@ def test_an_interrupted_predictor_training_resumes_to_the_same_init(tmp_path, tr
     ckpt = tmp_path / "run.ckpt"
     half = load_latent_init_file(train(tmp_path, "half.npz", checkpoint=ckpt, stop_at=2))  # 2 of 4, checkpointed
     assert half.meta["predictor"]["steps"] == 2
-    resumed = train(tmp_path, "resumed.npz", checkpoint=ckpt)
+    resumed = train(tmp_path, "resumed.npz", checkpoint=ckpt, device="cpu:0")  # where it runs is not a setting
+    assert load_latent_init_file(resumed).meta["predictor"]["device"] == "cpu:0"
     a, b = load_latent_init_file(trained), load_latent_init_file(resumed)
     assert a.predictor is not None and b.predictor is not None
     for x, y in zip(a.predictor + a.values + list(a.arm.weights), b.predictor + b.values + list(b.arm.weights),

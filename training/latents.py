@@ -190,7 +190,8 @@ def predictor_lines(init: LatentInit) -> list[str]:
         f"(sha256 {init.meta['base']['sha256'][:16]}…) with the synthesis' surviving weights and the ARM, "
         f"{p['steps']} Adam steps of batch {p['batch']} on {p['data']['count']} random {p['data']['size']}² "
         f"train crops (`{p['data']['crops']}`), each crop at its own λ (log-uniform {p['lambda'][0]:g}..{p['lambda'][1]:g}), "
-        f"bits on noisy latents, synthesis on rounded ones; {p['seconds'] / 60:.0f} min. Last train point: "
+        f"bits on noisy latents, synthesis on rounded ones; {p['seconds'] / 60:.0f} min"
+        f"{'' if p.get('device', 'cpu') == 'cpu' else ' on ' + p['device']}. Last train point: "
         f"{last.get('psnr', float('nan')):.2f} dB at {last.get('bpp', float('nan')):.3f} bpp (mean of the last "
         f"log window over all rates; rounded latents synthesized, noisy ones priced).",
         *[f"  - continuing an earlier stage of {st['steps']} steps ({st['seconds'] / 60:.0f} min, batch {st['batch']}, "
@@ -201,7 +202,7 @@ def predictor_lines(init: LatentInit) -> list[str]:
 def checkpoint_identity(a: argparse.Namespace) -> dict:
     """The settings a checkpoint must match to be resumed (not where it runs, logs or stops)."""
     return {k: str(v) for k, v in vars(a).items()
-            if k not in ("checkpoint", "threads", "log_every", "save_every", "out", "stop_at")}
+            if k not in ("checkpoint", "threads", "log_every", "save_every", "out", "stop_at", "device")}
 
 
 def resume(a: argparse.Namespace, tensors: list[torch.Tensor], opt: torch.optim.Optimizer) -> dict | None:
@@ -209,7 +210,7 @@ def resume(a: argparse.Namespace, tensors: list[torch.Tensor], opt: torch.optim.
     One written with other settings is refused."""
     if not (a.checkpoint and Path(a.checkpoint).exists()):
         return None
-    ck = torch.load(a.checkpoint, weights_only=False)
+    ck = torch.load(a.checkpoint, weights_only=False, map_location="cpu")  # copied below to where the run is
     if ck["args"] != checkpoint_identity(a):
         raise SystemExit(f"{a.checkpoint} was written with other settings: {ck['args']}")
     with torch.no_grad():

@@ -36,17 +36,18 @@ from .latents import card, init_options, integer_arm, predictor_stages, resume, 
 def train(a: argparse.Namespace) -> None:
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
-    base = load_latent_init_file(a.base)
-    pool = torch.from_numpy(np.load(a.crops))
+    base, device = load_latent_init_file(a.base), a.device
+    pool = torch.from_numpy(np.load(a.crops))  # stays on the CPU, uint8; each batch moves
     size = pool.shape[1]
-    start = predictor_init(base.levels, a.channels, a.seed) if base.predictor is None else as_tensors(base.predictor, "cpu")
-    pred = [p.requires_grad_() for p in start]  # a base with a predictor is continued
-    synth = [p.requires_grad_() for p in as_tensors(base.values, "cpu")]
-    masks = [torch.from_numpy(m) for m in base.masks]
-    arm = [t.clone().requires_grad_() for layer in float_arm(base.arm) for t in layer]
+    start = (predictor_init(base.levels, a.channels, a.seed) if base.predictor is None
+             else as_tensors(base.predictor, "cpu"))  # a base with a predictor is continued
+    pred = [p.to(device).requires_grad_() for p in start]
+    synth = [p.requires_grad_() for p in as_tensors(base.values, device)]
+    masks = [torch.from_numpy(m).to(device) for m in base.masks]
+    arm = [t.clone().requires_grad_() for layer in float_arm(base.arm, device) for t in layer]
     opt = torch.optim.Adam([{"params": pred, "lr": a.lr}, {"params": synth + arm, "lr": a.shared_lr}])
     lrs = [g["lr"] for g in opt.param_groups]
-    mats = upsampler(size, size, base.levels, "cpu")
+    mats = upsampler(size, size, base.levels, device)
     log_lam = (math.log(a.lam_min), math.log(a.lam_max))
     step, spent, history = 0, 0.0, []
     if ck := resume(a, pred + synth + arm, opt):
@@ -57,10 +58,10 @@ def train(a: argparse.Namespace) -> None:
     while step < stop:
         for g, lr0 in zip(opt.param_groups, lrs, strict=True):
             g["lr"] = lr0 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
-        x = pool[torch.randint(len(pool), (a.batch,))].float() / 255
+        x = pool[torch.randint(len(pool), (a.batch,))].to(device).float() / 255  # the CPU's RNG draws, on any device
         if torch.rand(()) < 0.5:
             x = x.flip(2)
-        lam = torch.exp(torch.empty(a.batch).uniform_(*log_lam))
+        lam = torch.exp(torch.empty(a.batch).uniform_(*log_lam)).to(device)
         z = predict(pred, x, lam, base.levels)
         bits = grid_bits(list(zip(arm[0::2], arm[1::2], strict=True)), [quantized(t, a.rate_noise) for t in z])
         params = [p * m for p, m in zip(synth, masks, strict=True)]
@@ -89,10 +90,11 @@ def train(a: argparse.Namespace) -> None:
     meta.update({"base": meta.get("base", {"name": base.name, "sha256": base.sha256}),
                  "stages": predictor_stages(meta),
                  "predictor": {"data": {"crops": str(a.crops), "count": len(pool), "size": size, "seed": a.pool_seed}, "steps": step,
-                               "seconds": round(seconds), "batch": a.batch, "channels": a.channels,
+                               "seconds": round(seconds), "device": device, "batch": a.batch, "channels": a.channels,
                                "lambda": [a.lam_min, a.lam_max], "history": history}})
-    sha = save_latent_init(a.out, a.name, base.activation, [(p * m).detach().numpy() for p, m in zip(synth, masks, strict=True)],
-                           base.masks, integer_arm(arm), meta, [p.detach().numpy() for p in pred])
+    sha = save_latent_init(a.out, a.name, base.activation,
+                           [(p * m).detach().cpu().numpy() for p, m in zip(synth, masks, strict=True)],
+                           base.masks, integer_arm(arm), meta, [p.detach().cpu().numpy() for p in pred])
     Path(a.out).with_suffix(".md").write_text(card(Path(a.out), "python -m training.predictor " + " ".join(sys.argv[1:])))
     print(f"wrote {a.out} ({Path(a.out).stat().st_size} bytes, sha256 {sha}) and its card after {step} steps")
     if step < a.steps:
@@ -116,6 +118,7 @@ def main() -> None:
                     help="price noisy latents (else rounded straight-through, as the synthesis reads them)")
     ap.add_argument("--synthesis-noise", action="store_true",
                     help="the synthesis reads the noisy latents too (else rounded straight-through)")
+    ap.add_argument("--device", default="cpu", help="cuda where there is one; a checkpoint resumes on either")
     run_options(ap, save_every=200, log_every=100)
     train(ap.parse_args())
 
