@@ -33,7 +33,7 @@ SHIPPED = ROOT / "inrcodec" / "weights" / f"{PREDICTED_INIT}.npz"
 
 
 def train(tmp: Path, out: str, steps: int = 4, checkpoint: Path | None = None, stop_at: int | None = None,
-          device: str = "cpu") -> Path:
+          device: str = "cpu", minutes: float | None = None) -> Path:
     pool = tmp / "pool.npy"
     if not pool.exists():
         rng = np.random.default_rng(0)
@@ -45,6 +45,8 @@ def train(tmp: Path, out: str, steps: int = 4, checkpoint: Path | None = None, s
         cmd += ["--checkpoint", str(checkpoint)]
     if stop_at:
         cmd += ["--stop-at", str(stop_at)]
+    if minutes is not None:
+        cmd += ["--minutes", str(minutes)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=300)
     return tmp / out
 
@@ -60,6 +62,13 @@ def test_the_predictor_gives_every_grid_its_size_and_follows_the_rate():
     z = predict(params, x, torch.tensor([0.001, 0.03]), 7)
     assert [t.shape[1:] for t in z] == [torch.Size(s) for s in level_sizes(37, 50, 7)]
     assert not torch.equal(z[0][0], predict(params, x[:1], torch.tensor([0.03]), 7)[0][0])
+
+
+def test_a_predictor_training_stops_on_its_clock_and_says_so(tmp_path):
+    """--minutes ends a run where a lent device's time does: the init written as it stands, checkpointed."""
+    out = load_latent_init_file(train(tmp_path, "timed.npz", steps=100000, checkpoint=tmp_path / "t.ckpt", minutes=1e-4))
+    assert 1 <= out.meta["predictor"]["steps"] < 100000
+    assert torch.load(tmp_path / "t.ckpt", weights_only=False)["step"] == out.meta["predictor"]["steps"]
 
 
 def test_an_interrupted_predictor_training_resumes_to_the_same_init(tmp_path, trained):

@@ -202,7 +202,7 @@ def predictor_lines(init: LatentInit) -> list[str]:
 def checkpoint_identity(a: argparse.Namespace) -> dict:
     """The settings a checkpoint must match to be resumed (not where it runs, logs or stops)."""
     return {k: str(v) for k, v in vars(a).items()
-            if k not in ("checkpoint", "threads", "log_every", "save_every", "out", "stop_at", "device")}
+            if k not in ("checkpoint", "threads", "log_every", "save_every", "out", "stop_at", "minutes", "device")}
 
 
 def resume(a: argparse.Namespace, tensors: list[torch.Tensor], opt: torch.optim.Optimizer) -> dict | None:

@@ -55,7 +55,8 @@ def train(a: argparse.Namespace) -> None:
     t0 = time.perf_counter() - spent
     window: list[tuple[float, float]] = []
     stop, first = min(a.steps, a.steps if a.stop_at is None else a.stop_at), step
-    while step < stop:
+    until = spent + 60 * (math.inf if a.minutes is None else a.minutes)  # on the run's clock, resumed from the checkpoint
+    while step < stop and time.perf_counter() - t0 < until:
         for g, lr0 in zip(opt.param_groups, lrs, strict=True):
             g["lr"] = lr0 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         x = pool[torch.randint(len(pool), (a.batch,))].to(device).float() / 255  # the CPU's RNG draws, on any device
@@ -98,7 +99,7 @@ def train(a: argparse.Namespace) -> None:
     Path(a.out).with_suffix(".md").write_text(card(Path(a.out), "python -m training.predictor " + " ".join(sys.argv[1:])))
     print(f"wrote {a.out} ({Path(a.out).stat().st_size} bytes, sha256 {sha}) and its card after {step} steps")
     if step < a.steps:
-        print(f"stopped at step {step} of {a.steps}: the same command without --stop-at resumes")
+        print(f"stopped at step {step} of {a.steps}: the same command (without --stop-at) resumes")
 
 
 def main() -> None:
@@ -114,6 +115,7 @@ def main() -> None:
     ap.add_argument("--shared-lr", type=float, default=5e-4, help="the synthesis' and ARM's learning rate")
     ap.add_argument("--pool-seed", type=int, default=1, help="the seed --crops was made with (training.patches), for the card")
     ap.add_argument("--stop-at", type=int, help="stop at this step (checkpointed, the init written as it stands) to fit a session")
+    ap.add_argument("--minutes", type=float, help="stop after this long in this run, as --stop-at does (a lent device's time)")
     ap.add_argument("--rate-noise", action=argparse.BooleanOptionalAction, default=True,
                     help="price noisy latents (else rounded straight-through, as the synthesis reads them)")
     ap.add_argument("--synthesis-noise", action="store_true",
