@@ -217,10 +217,10 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     the steps; straight-through after), lambda re-aimed at the target every 10 % of the steps on
     the rounded rate; above the prediction's rates, straight-through throughout, lambda re-aimed
     often, with steps large enough to flip latents, which lifts the rate to UP_REACH times the
-    prediction's. Else from zero (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
-    re-aimed at it during the fit from its own rate (each image needs its own lambda for a given
-    rate); the rate control then only fine-tunes the latents' step (Latents.code). Seeded: the
-    same image and settings give the same bytes.
+    prediction's. Else from zero (uniform noise for most of the steps, straight-through after).
+    With a bpp target, lambda is re-aimed at it during the fit from its own rate (each image needs
+    its own lambda for a given rate); the rate control then only fine-tunes the latents' step
+    (Latents.code). Seeded: the same image and settings give the same bytes.
     """
     torch.manual_seed(0)
     h, w, _ = image.shape
