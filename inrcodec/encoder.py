@@ -67,14 +67,15 @@ class Analysis:
     fitted: Any  # what the representation's fit returns and its code reads
     seconds: float  # time spent choosing the init and size, and fitting
     _coded: dict[tuple[float | None, float | None], bytes] = field(default_factory=dict, repr=False)
+    _at_fit: bytes | None = field(default=None, repr=False)
 
     def stream(self, index: int, rounding: float = DEFAULT_ROUNDING) -> bytes:
         tensors = self.rep.code(self.fitted, index, rounding)
         return write_stream(self.header, tensors, self.rep.encode_words(tensors))
 
     def reaches(self, bpp: float) -> bool:
-        """Whether the fit codes at `bpp` within the tolerance (a predicted latent fit only near its target);
-        the stream it codes is kept for `compress`."""
+        """Whether the fit codes at `bpp` within the tolerance (a pinned fit only near its target); the
+        stream it codes is kept for `compress`."""
         try:
             self.compress(bpp)
         except UsageError:
@@ -86,10 +87,24 @@ class Analysis:
         _check_target(bpp, quality)
         if (bpp, quality) not in self._coded:
             h, w = self.header.height, self.header.width
-            self._coded[bpp, quality] = (
-                self.stream(self.rep.quality_index(50 if quality is None else quality)) if bpp is None else
-                _search_rate(self.stream, bpp * h * w / 8, h * w, self.rep.fitted_index))
+            if bpp is None:
+                data = self.stream(self.rep.quality_index(50 if quality is None else quality))
+            elif self.rep.pinned:
+                data = self.fitted_stream()
+                if abs(8 * len(data) / (h * w) - bpp) > BPP_TOLERANCE * bpp:
+                    raise UsageError(f"cannot reach {bpp:.3f} bpp within 10% for this image: its fit codes "
+                                     f"at {8 * len(data) / (h * w):.3f} bpp")
+            else:
+                data = _search_rate(self.stream, bpp * h * w / 8, h * w, self.rep.fitted_index)
+            self._coded[bpp, quality] = data
         return self._coded[bpp, quality]
+
+    def fitted_stream(self) -> bytes:
+        """The fit coded at its fitted index, once: a pinned fit's only stream, and where a missed fit landed."""
+        if self._at_fit is None:
+            assert self.rep.fitted_index is not None
+            self._at_fit = self.stream(self.rep.fitted_index)
+        return self._at_fit
 
 
 def _check_target(bpp: float | None, quality: float | None) -> None:
@@ -207,8 +222,8 @@ def analyse(image: ImageSource, *, bpp: float | None = None, quality: float | No
     fitted = rep.fit(pixels, n_steps, lr, lam, device, progress, target_bpp=aim)
     analysis = Analysis(header, rep, fitted, time.perf_counter() - t0)
     if (fallback or init is None) and bpp is not None and isinstance(shared, LatentInit) and not analysis.reaches(bpp):
-        if aim is not None and (index := rep.fitted_index) is not None:  # the step its rate was aimed at
-            landed = 8 * len(analysis.stream(index)) / (h * w)
+        if aim is not None and rep.fitted_index is not None:  # the step its rate was aimed at
+            landed = 8 * len(analysis.fitted_stream()) / (h * w)
             fitted = rep.fit(pixels, n_steps, lr, lam, device, progress,
                              target_bpp=aim * min(2.0, max(0.5, bpp / landed)))
             analysis = Analysis(header, rep, fitted, time.perf_counter() - t0)

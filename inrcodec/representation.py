@@ -74,6 +74,10 @@ class Representation(Protocol):
     def fitted_index(self) -> int | None:
         """The step index a fit aims its rate at, which a bpp target tries first (None: no such index)."""
 
+    @property
+    def pinned(self) -> bool:
+        """Whether a fit codes only at `fitted_index`: a bpp target it misses there is missed, unsearched."""
+
     def rate_range(self, pixels: np.ndarray, device: str) -> tuple[float, float]:
         """Bits per pixel, header aside, that a fit of this image can be coded at (torch; a short pass)."""
 

@@ -177,6 +177,10 @@ class Tiles:
         """Tiles are fitted at a rate weight, not at a step: the rate control searches every step."""
         return None
 
+    @property
+    def pinned(self) -> bool:
+        return False
+
     def quality_index(self, quality: float) -> int:
         """+10 quality halves every quantization step; quality 50 is about 0.24 bpp on val images."""
         return int(round(1.6 * quality)) + 272

@@ -15,7 +15,7 @@ from inrcodec.encoder import BPP_TOLERANCE, LATENT_SCALES, Analysis, choose, rea
 from inrcodec.errors import BitstreamError, UsageError
 from inrcodec.example import synthetic_image
 from inrcodec.representations.latents import init as init_module
-from inrcodec.representations.latents.init import PREDICTED_INIT, predicted_inits
+from inrcodec.representations.latents.init import LATENT_INIT, PREDICTED_INIT, open_latent_init, predicted_inits
 from inrcodec.representations.latents.stream import LATENTS, Latents
 from inrcodec.sharedinit import INTEGRAL_INIT
 
@@ -129,6 +129,23 @@ def test_a_latent_fit_that_lands_off_its_target_is_aimed_again_past_its_miss(ima
     coded = inrcodec.analyse(image, bpp=target, steps=2)
     assert coded.header.init_name == PREDICTED_INIT and len(aims) == 2 and aims[1] > 1.4 * aims[0]
     assert abs(8 * len(coded.compress(bpp=target)) / image[..., 0].size - target) <= BPP_TOLERANCE * target
+
+
+def test_a_pinned_fit_that_misses_is_coded_once_and_refused_with_where_it_landed(image, monkeypatch):
+    """A predicted fit codes at its own step only: a target it missed is refused after one coding pass,
+    naming the rate it codes at, not after a search over steps that all give the same bytes."""
+    named = inrcodec.analyse(image, bpp=ranges(image, 1.0)[0] * 1.2, steps=2, init=PREDICTED_INIT, latent_scale=1.0)
+    unpredicted = Latents.plan(open_latent_init(LATENT_INIT), 96, 128, 1.0, steps=0, preset="default")
+    assert named.rep.pinned and not unpredicted.pinned
+    calls = []
+    stream = Analysis.stream
+    monkeypatch.setattr(Analysis, "stream", lambda self, *a: calls.append(a) or stream(self, *a))
+    landed = 8 * len(named.fitted_stream()) / image[..., 0].size
+    for miss in (0.5 * landed, 2.0 * landed):
+        with pytest.raises(UsageError, match=f"its fit codes at {landed:.3f} bpp"):
+            named.compress(bpp=miss)
+    assert len(calls) == 1
+    assert named.compress(bpp=landed) == named.fitted_stream() and len(calls) == 1
 
 
 def test_the_default_init_follows_the_rate_ladder(image, monkeypatch):

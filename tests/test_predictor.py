@@ -14,6 +14,7 @@ import inrcodec
 from inrcodec.errors import UsageError
 from inrcodec.example import synthetic_image
 from inrcodec.metrics import psnr
+from inrcodec.representations.latents import fit as fit_module
 from inrcodec.representations.latents.fit import (
     UP_REACH,
     fit,
@@ -180,6 +181,29 @@ def test_a_long_refinement_stays_at_its_target():
     lo, hi = prediction_range(init, image)
     target = (lo * hi / UP_REACH) ** 0.5
     assert abs(_coded_bpp(init, fit(init, image, 600, 0.01, target_bpp=target)) / target - 1) < 0.1
+
+
+def test_a_refinement_aimed_at_a_rate_leads_its_lambda_and_lands_at_the_target(monkeypatch):
+    """The rounded rate holds until the latents have travelled half a step, then falls as many flip at
+    once: a refinement that starts at the prediction's lambda and re-aims from the first step lands
+    under its target; one that leads lambda down and re-aims once the rate moves lands at it (the
+    low-rate init, where the fall is largest)."""
+    init = load_latent_init_file(ROOT / "inrcodec" / "weights" / f"{PREDICTED_INITS[0][0]}.npz")
+
+    def landed(h: int, w: int, seed: int) -> float:
+        image = synthetic_image(h, w, seed=seed)
+        lo, hi = prediction_range(init, image)
+        target = (lo * hi / UP_REACH) ** 0.5
+        grids = [torch.from_numpy(np.round(z)).float()[None] for z in fit(init, image, 100, 0.01, target_bpp=target).latents]
+        return float(grid_bits(float_arm(init.arm), grids).sum()) / (h * w) / target
+
+    images = ((128, 192, 2), (96, 128, 7))
+    led = [landed(*i) for i in images]
+    assert all(abs(r - 1) < 0.03 for r in led), led
+    monkeypatch.setattr(fit_module, "REFINE_LEAD", 1.0)
+    monkeypatch.setattr(fit_module, "REFINE_ADAPT_AT", tuple(k / 10 for k in range(1, 10)))
+    unled = [landed(*i) for i in images]
+    assert all(u < r - 0.02 for u, r in zip(unled, led, strict=True)), (unled, led)
 
 
 def test_a_refinement_prices_noisy_bits_so_its_rate_holds():

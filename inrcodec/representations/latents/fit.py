@@ -35,9 +35,14 @@ REFINE_LR, REFINE_TRAVEL, REFINE_SYNTH_LR = 2e-2, 2.0, 2e-3
 # the first SOFT_SHARE of the steps, then straight-through; +0.5-0.8 dB at equal rate over straight-through
 # alone in 100 steps at a fixed lambda (val, docs/design.md §11).
 SOFT_TEMPERATURE, SOFT_SHARE = (0.3, 0.05), 0.9
-# Its lambda re-aims at the target every 10 % of the steps (at 95 % of it until 0.5.4, when the rate drifted
-# up as straight-through refined; soft fits' rate falls instead, and aiming at the target is -8.5 % on val).
-REFINE_ADAPT_AT = tuple(k / 10 for k in range(1, 10))
+# Its lambda, aimed at a bpp target: the rounded rate does not move until Adam's steps add up to half a
+# latent (steps 25-40 of default's 100), when many latents flip to cheaper integers at once and the rate
+# falls 5-12 % (Kodak-sized val images), too late in the cosine schedule for the re-aims to recover.
+# So the refinement starts at REFINE_LEAD times the prediction's lambda and re-aims at the target
+# every 5 % from 30 % of the steps on, once the rate has moved (0.5.6; the rate lands at 0.97-1.01 of
+# the target on those images, where it was 0.93-0.98; docs/design.md §11).
+REFINE_LEAD = 0.8
+REFINE_ADAPT_AT = tuple(k / 20 for k in range(6, 20))
 # Above the prediction's top rate (by more than the rate control's 10 %): a refinement whose Adam steps
 # add up to UP_TRAVEL (1e-2 over 100 steps), the bits straight-through, lambda re-aimed every 5 % of the
 # steps, reaches about UP_REACH times
@@ -214,8 +219,8 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
 
     The latents start from the init's predictor where it has one, rounded, then refined with the
     synthesis reading them soft-rounded and the bits priced on noisy soft-rounded ones (SOFT_SHARE of
-    the steps; straight-through after), lambda re-aimed at the target every 10 % of the steps on
-    the rounded rate; above the prediction's rates, straight-through throughout, lambda re-aimed
+    the steps; straight-through after), lambda started at REFINE_LEAD times the prediction's and
+    re-aimed at the target on the rounded rate every 5 % of the steps from 30 % on; above the prediction's rates, straight-through throughout, lambda re-aimed
     often, with steps large enough to flip latents, which lifts the rate to UP_REACH times the
     prediction's. Else from zero (uniform noise for most of the steps, straight-through after).
     With a bpp target, lambda is re-aimed at it during the fit from its own rate (each image needs
@@ -238,6 +243,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         else:
             lr, adapt_at = lr or min(REFINE_LR, REFINE_TRAVEL / max(1, steps)), REFINE_ADAPT_AT
             synth_lr, noisy_bits = REFINE_SYNTH_LR, True
+            lam *= REFINE_LEAD if target_bpp else 1.0  # a quality target keeps its lambda, as it was trained
     else:
         start = [torch.zeros(1, a, b, device=device) for a, b in level_sizes(h, w, init.levels)]
         lr = lr or LATENT_LR

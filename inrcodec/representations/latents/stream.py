@@ -162,6 +162,11 @@ class Latents:
         image falls apart (12 dB on val 101085 at 0.5 bpp), and `code` keeps step 1."""
         return STEP_BIAS
 
+    @property
+    def pinned(self) -> bool:
+        """A predicted fit codes at step 1 only (see fitted_index)."""
+        return self.init.predictor is not None
+
     def quality_index(self, quality: float) -> int:
         """A quality target is met by lambda alone (the fit), so its latents keep their fitted step."""
         return STEP_BIAS
@@ -213,7 +218,7 @@ class Latents:
     def code(self, fitted: LatentFitResult, index: int, rounding: float) -> list[CodedTensor]:
         """The fit at a step index; a predicted fit only at its own (see fitted_index), so that a
         target its fit missed is refused rather than met with junk."""
-        if self.init.predictor is not None:
+        if self.pinned:
             index, rounding = STEP_BIAS, 0.5
         index = int(np.clip(index, *LATENT_INDEX))
         grids = []
