@@ -91,7 +91,7 @@ class Analysis:
                 data = self.stream(self.rep.quality_index(50 if quality is None else quality))
             elif self.rep.pinned:
                 data = self.fitted_stream()
-                if abs(8 * len(data) / (h * w) - bpp) > BPP_TOLERANCE * bpp:
+                if not _meets(len(data), bpp * h * w / 8):
                     raise UsageError(f"cannot reach {bpp:.3f} bpp within 10% for this image: its fit codes "
                                      f"at {8 * len(data) / (h * w):.3f} bpp")
             else:
@@ -253,6 +253,11 @@ def encode(image: ImageSource, *, bpp: float | None = None, quality: float | Non
                    fallback=fallback, progress=progress).compress(bpp=bpp, quality=quality)
 
 
+def _meets(size: int, target_bytes: float) -> bool:
+    """Whether a stream of `size` bytes meets a target within the rate control's tolerance."""
+    return abs(size - target_bytes) <= BPP_TOLERANCE * target_bytes
+
+
 def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int, first: int | None = None) -> bytes:
     """The `first` index if it meets the target; else bisection on the global step index (size grows
     with it), then on the dead-zone rounding (size shrinks as it falls) where one 1/16-octave step
@@ -260,7 +265,7 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int,
     cache: dict[tuple[int, float], bytes] = {}
     if first is not None:
         cache[first, DEFAULT_ROUNDING] = stream(first, DEFAULT_ROUNDING)
-        if abs(len(cache[first, DEFAULT_ROUNDING]) - target_bytes) <= BPP_TOLERANCE * target_bytes:
+        if _meets(len(cache[first, DEFAULT_ROUNDING]), target_bytes):
             return cache[first, DEFAULT_ROUNDING]
 
     def size(i: int, rounding: float = DEFAULT_ROUNDING) -> int:
@@ -277,7 +282,7 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int,
             hi = mid
     best = min((i for i in (lo - 1, lo) if 0 <= i <= MAX_INDEX), key=lambda i: abs(size(i) - target_bytes))
     key = (best, DEFAULT_ROUNDING)
-    if abs(size(best) - target_bytes) > BPP_TOLERANCE * target_bytes and size(lo) > target_bytes:
+    if not _meets(size(best), target_bytes) and size(lo) > target_bytes:
         r_lo, r_hi = MIN_ROUNDING, DEFAULT_ROUNDING  # size(lo, r_lo) <= target < size(lo, r_hi), hopefully
         for _ in range(14):
             r_mid = (r_lo + r_hi) / 2
@@ -286,7 +291,7 @@ def _search_rate(stream: Callable[..., bytes], target_bytes: float, pixels: int,
             else:
                 r_lo = r_mid
         key = min([(lo, r_lo), (lo, r_hi), key], key=lambda k: abs(size(*k) - target_bytes))
-    if abs(size(*key) - target_bytes) > BPP_TOLERANCE * target_bytes:
+    if not _meets(size(*key), target_bytes):
         lo_bpp, hi_bpp = 8 * size(0) / pixels, 8 * size(MAX_INDEX) / pixels
         raise UsageError(f"cannot reach {8 * target_bytes / pixels:.3f} bpp within 10% for this image: "
                          f"nearest is {8 * size(*key) / pixels:.3f} bpp (reachable {lo_bpp:.3f}..{hi_bpp:.3f})")

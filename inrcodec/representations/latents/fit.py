@@ -223,10 +223,10 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     prediction's and is re-aimed at the target on the rounded rate every 5 % of the steps from 30 %
     on. Above the prediction's rates: straight-through throughout, lambda re-aimed often, with steps
     large enough to flip latents, which lifts the rate to UP_REACH times the prediction's. Else from
-    zero (uniform noise for most of the steps, straight-through after). With a bpp target, lambda is
-    re-aimed at it during the fit from its own rate (each image needs its own lambda for a given
-    rate); the rate control then only fine-tunes the latents' step
-    (Latents.code). Seeded: the same image and settings give the same bytes.
+    zero (uniform noise for most of the steps, straight-through after), lambda re-aimed at a bpp
+    target at ADAPT_AT. Each image needs its own lambda for a given rate, so it is re-aimed from the
+    fit's own rate; the rate control then only fine-tunes the latents' step (Latents.code).
+    Seeded: the same image and settings give the same bytes.
     """
     torch.manual_seed(0)
     h, w, _ = image.shape
