@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .adam import Adam
 from .siren import siren_forward
 from .tilecoding import Fitted
 from .tilesiren import TileNetwork, render, tile_params
@@ -46,7 +47,7 @@ def fit(net: TileNetwork, grid: TileGrid, image: np.ndarray, steps: int, lr: flo
         d.requires_grad_()
     lrs = [r.reshape(-1)[s] for r, s in zip(lv.lrs, surv, strict=True)]
     meta_steps = min(steps, net.meta_steps)
-    opt = torch.optim.Adam(deltas, lr=lr)
+    opt = Adam(deltas, lr=lr)
     widths = np.random.default_rng(0)  # seeded: the same image and settings give the same bytes
     for i in range(steps):
         params = tile_params(lv, deltas)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...adam import Adam
 from ...presets import BPP_TOLERANCE
 from .arm import CONTEXT, FRAC, MAX_SCALE_INDEX, MIN_SCALE_INDEX, NEIGHBOURS, PAD, WFRAC, IntegerArm
 from .grid import axis_matrix, level_sizes
@@ -253,8 +254,8 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     masks = [torch.from_numpy(m).to(device) for m in init.masks]
     deltas = [torch.zeros(int(m.sum()), device=device, requires_grad=True) for m in init.masks]
     mats = upsampler(h, w, init.levels, device)
-    opt = torch.optim.Adam([{"params": latents, "lr": lr},
-                            {"params": deltas, "lr": synth_lr or SYNTH_LR * lr / LATENT_LR}])
+    opt = Adam([{"params": latents, "lr": lr},
+                {"params": deltas, "lr": synth_lr or SYNTH_LR * lr / LATENT_LR}])
     base = [g["lr"] for g in opt.param_groups]
     noisy = math.ceil(noise_share * steps)
     soft = int(SOFT_SHARE * steps)
