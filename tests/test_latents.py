@@ -119,8 +119,11 @@ def test_latents_round_trip_through_the_range_coder(init_path):
     armlib.encode_latents(init.arm, grids, enc)
     words = enc.get_compressed()
     radii = [int(np.abs(g).max()) for g in grids]
-    back = armlib.decode_latents(init.arm, shapes, radii, constriction.stream.queue.RangeDecoder(words))
+    recode = constriction.stream.queue.RangeEncoder()
+    back = armlib.decode_latents(init.arm, shapes, radii, constriction.stream.queue.RangeDecoder(words),
+                                 recode=recode)
     assert all(np.array_equal(a, b) for a, b in zip(grids, back, strict=True))
+    assert np.array_equal(recode.get_compressed(), words)  # the exactness check's words, from the decode itself
     empty = armlib.decode_latents(init.arm, shapes, [0] * 4, constriction.stream.queue.RangeDecoder(words[:0]))
     assert not any(g.any() for g in empty)  # all grids zero: no payload, and no model of an empty support
     coarse = armlib.decode_latents(init.arm, shapes, radii, constriction.stream.queue.RangeDecoder(words), levels=2)
@@ -138,6 +141,16 @@ def test_a_stream_round_trips_and_re_encodes_to_the_same_bytes(init_path, image,
     i = inrcodec.info(data, init=init_path)
     assert (i.version, i.representation, i.network_width, i.tensors) == (3, 3, 7, 14)
     assert 0 < i.macs_per_pixel < 2000
+
+
+def test_a_latent_payload_must_be_exactly_the_encoders_words(init_path, fitted):
+    data = fitted.compress(quality=90)
+    parsed = decoder.parse(data, init_path)
+    words = bitstream.payload_words(data, parsed.offset)
+    assert len(parsed.rep.decode_words(words, parsed.records)) == 14
+    for altered in (np.append(words, np.uint32(0)), np.append(words[:-1], words[-1] ^ np.uint32(1 << 31))):
+        with pytest.raises(BitstreamError, match="not exactly"):
+            parsed.rep.decode_words(altered, parsed.records)
 
 
 def test_the_fits_rate_is_what_the_stream_spends(init_path, image, fitted):

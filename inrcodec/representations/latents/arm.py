@@ -142,11 +142,15 @@ def encode_latents(arm: IntegerArm, grids: list[np.ndarray], encoder: Any) -> No
 
 
 def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[int], decoder: Any,
-                   levels: int | None = None) -> list[np.ndarray]:
+                   levels: int | None = None, recode: Any = None) -> list[np.ndarray]:
     """Inverse of encode_latents, from `decoder` (a constriction RangeDecoder) positioned at the latents,
     one batch of the context model and one decoder call per wavefront.
 
     `levels` < len(shapes) decodes only that many coarsest grids (a preview), the others left zero.
+    `recode` (a constriction RangeEncoder) receives every decoded symbol under the model it was decoded
+    with, in the encoder's order: the words encode_latents would write for these grids (the queue
+    coder's words do not depend on how the symbols are split into calls), for the stream's exactness
+    check without a second pass of the context model, which took half of a decode.
     """
     radius = max(radii, default=0)
     model = _model(radius) if radius else None  # a support of one value is no model: then nothing is coded
@@ -161,9 +165,12 @@ def decode_latents(arm: IntegerArm, shapes: list[tuple[int, int]], radii: list[i
         for a, b in zip(p.bounds[:-1], p.bounds[1:], strict=True):
             mean, scale = arm.params(contexts(p, flat, coarser, a, b), radius)
             try:
-                flat[p.padded[a:b]] = decoder.decode(model, mean, scale)
+                symbols = decoder.decode(model, mean, scale)
             except Exception as e:  # constriction: AssertionError on data invalid for the model
                 raise BitstreamError("corrupted .inr payload (the entropy decoder failed)") from e
+            flat[p.padded[a:b]] = symbols
+            if recode is not None:
+                recode.encode(symbols, model, mean, scale)
         grids[lv] = flat.reshape(shapes[lv][0] + PAD, -1)[PAD:, PAD:-PAD].copy()
         if np.abs(grids[lv]).max() != radii[lv]:
             raise BitstreamError("corrupted .inr payload (a latent grid does not reach its radius)")

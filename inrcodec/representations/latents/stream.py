@@ -252,11 +252,13 @@ class Latents:
         dec = constriction.stream.queue.RangeDecoder(words)
         synth = decode_from(dec, [(c, *r) for c, r in zip(counts[:n], records[:n], strict=True)])
         levels = None if channels is None or channels >= self.init.levels else channels
-        grids = decode_latents(self.init.arm, self.sizes, [r for _, _, r in latent], dec, levels)
-        out = synth + [CodedTensor(g.ravel().astype(np.int32), s, j, r) for g, (s, j, r) in zip(grids, latent, strict=True)]
-        if levels is None:
-            check_exact(self.encode_words(out), words)
-        return out
+        recode = None if levels is not None else constriction.stream.queue.RangeEncoder()  # a preview: a prefix
+        if recode is not None:
+            encode_into(recode, synth)
+        grids = decode_latents(self.init.arm, self.sizes, [r for _, _, r in latent], dec, levels, recode)
+        if recode is not None:
+            check_exact(recode.get_compressed(), words)
+        return synth + [CodedTensor(g.ravel().astype(np.int32), s, j, r) for g, (s, j, r) in zip(grids, latent, strict=True)]
 
     def render(self, tensors: list[CodedTensor], out_h: int, out_w: int, channels: int | None = None) -> np.ndarray:
         """(out_h * out_w, 3) float pixels; `channels` < the grid count leaves the finest grids out (a preview)."""
