@@ -23,7 +23,7 @@ class Adam:
             groups = [{"params": groups}]
         self.param_groups: list[dict[str, Any]] = [{"lr": lr, **g, "params": list(g["params"])} for g in groups]
         self.betas, self.eps = betas, eps
-        self.state: dict[torch.Tensor, tuple[int, torch.Tensor, torch.Tensor]] = {}
+        self.state: dict[torch.Tensor, list[Any]] = {}  # per tensor: [step count, first moment, second moment]
 
     def zero_grad(self) -> None:
         for g in self.param_groups:
@@ -37,10 +37,12 @@ class Adam:
             for p in g["params"]:
                 if p.grad is None:
                     continue
-                t, m, v = self.state.get(p, (0, torch.zeros_like(p), torch.zeros_like(p)))
-                t += 1
+                if p not in self.state:  # moments allocated once, not as a default every step
+                    self.state[p] = [0, torch.zeros_like(p), torch.zeros_like(p)]
+                state = self.state[p]
+                state[0] += 1
+                t, m, v = state
                 m.lerp_(p.grad, 1 - b1)
                 v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
                 denom = (v.sqrt() / math.sqrt(1 - b2 ** t)).add_(self.eps)
                 p.addcdiv_(m, denom, value=-g["lr"] / (1 - b1 ** t))
-                self.state[p] = (t, m, v)
