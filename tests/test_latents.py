@@ -20,6 +20,7 @@ from inrcodec.representations.latents.grid import axis_matrix, level_sizes
 from inrcodec.representations.latents.grid import upsample as np_upsample
 from inrcodec.representations.latents.init import load_latent_init_file, save_latent_init
 from inrcodec.representations.latents.stream import LATENTS
+from inrcodec.representations.latents.synthesis import ACTIVATIONS, synthesize
 from training.latents import arm_init, integer_arm, synthesis_init
 
 
@@ -67,9 +68,23 @@ def test_upsampling_is_exact_at_native_size_and_keeps_constants_at_any_size():
 def test_the_fits_dense_upsampling_equals_the_decoders_taps():
     rng = np.random.default_rng(1)
     grids = [rng.normal(size=s).astype(np.float32) for s in level_sizes(24, 36, 4)]
-    dense = upsample([torch.from_numpy(g)[None] for g in grids], upsampler(24, 36, 4, "cpu"))[0].numpy()
-    assert np.allclose(dense, np_upsample(grids, 24, 36, 24, 36), atol=1e-5)
+    dense = upsample([torch.from_numpy(g)[None] for g in grids], upsampler(24, 36, 4, "cpu"))[:, 0].numpy()
+    assert np.allclose(np.moveaxis(dense, 0, -1), np_upsample(grids, 24, 36, 24, 36), atol=1e-5)
     assert axis_matrix(24, 0, 24) is None and axis_matrix(24, 1, 24).shape == (24, 12)
+
+
+def test_the_fits_planar_synthesis_is_the_decoders():
+    """The fit's channels-first layout computes the decoder's colours (up to float summation order)."""
+    rng = np.random.default_rng(5)
+    for act in ACTIVATIONS:
+        params = [rng.normal(size=s).astype(np.float32) for s in ((7,), (7, 24), (24,), (24, 24), (24,), (24, 3), (3,))]
+        up = rng.normal(size=(2, 5, 6, 7)).astype(np.float32)
+        last = synthesize(params, up, act)
+        first = synthesize([torch.from_numpy(p) for p in params], torch.from_numpy(np.moveaxis(up, -1, 0)), act,
+                           planar=True)
+        assert first.shape == (3, 2, 5, 6)
+        assert np.allclose(np.moveaxis(first.numpy(), 0, -1), last, atol=1e-4)
+        assert np.allclose(synthesize(params, np.moveaxis(up, -1, 0), act, planar=True), first.numpy(), atol=1e-4)
 
 
 def test_wavefronts_visit_every_latent_once_after_its_context():
@@ -90,7 +105,7 @@ def test_the_integer_arm_agrees_with_the_float_one_the_fit_prices_with(init_path
     rng = np.random.default_rng(2)
     z = rng.integers(-6, 7, (1, 9, 13))
     coarser = rng.integers(-6, 7, (1, 5, 7))
-    ctx = arm_contexts(torch.from_numpy(z).float(), torch.from_numpy(coarser).float())[0].reshape(-1, armlib.CONTEXT)
+    ctx = arm_contexts(torch.from_numpy(z).float(), torch.from_numpy(coarser).float()).reshape(armlib.CONTEXT, -1).T
     w = armlib.wavefronts(9, 13)
     exact = np.empty((9 * 13, armlib.CONTEXT), np.int64)
     exact[w.order] = armlib.contexts(w, np.pad(z[0], ((2, 0), (2, 2))).ravel(), coarser[0].ravel(), 0, 9 * 13)

@@ -84,6 +84,7 @@ def train(a: argparse.Namespace) -> None:
     device = a.device
     crops = torch.from_numpy(np.load(a.crops)[: a.count].astype(np.float32) / 255).to(device)
     n, h, w, _ = crops.shape
+    planar = crops.permute(3, 0, 1, 2).contiguous()  # (3, N, H, W), as the synthesis writes colours
     lam = torch.from_numpy(np.geomspace(a.lam_min, a.lam_max, n).astype(np.float32)).to(device)
     latents = [torch.zeros(n, p, q, device=device, requires_grad=True) for p, q in level_sizes(h, w, a.levels)]
     synth = [p.to(device).requires_grad_() for p in synthesis_init(a.levels, a.width, a.layers, a.seed)]
@@ -111,8 +112,8 @@ def train(a: argparse.Namespace) -> None:
             g["lr"] = lr0 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         q = [quantized(z, True) for z in latents]
         params = [p * m for p, m in zip(synth, masks, strict=True)]
-        out = synthesize(params, upsample(q, mats), a.activation)
-        mse = (out - crops).pow(2).mean((1, 2, 3))
+        out = synthesize(params, upsample(q, mats), a.activation, planar=True)
+        mse = (out - planar).pow(2).mean((0, 2, 3))
         bpp = grid_bits(list(zip(arm[0::2], arm[1::2], strict=True)), q) / (h * w)
         loss = (mse + lam * bpp).mean()
         opt.zero_grad()

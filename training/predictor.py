@@ -66,8 +66,9 @@ def train(a: argparse.Namespace) -> None:
         z = predict(pred, x, lam, base.levels)
         bits = grid_bits(list(zip(arm[0::2], arm[1::2], strict=True)), [quantized(t, a.rate_noise) for t in z])
         params = [p * m for p, m in zip(synth, masks, strict=True)]
-        out = synthesize(params, upsample([quantized(t, a.synthesis_noise) for t in z], mats), base.activation)
-        mse = (out - x).pow(2).mean((1, 2, 3))
+        out = synthesize(params, upsample([quantized(t, a.synthesis_noise) for t in z], mats), base.activation,
+                         planar=True)
+        mse = (out - x.permute(3, 0, 1, 2)).pow(2).mean((0, 2, 3))
         bpp = bits / (size * size)
         loss = (mse + lam * bpp).mean()
         opt.zero_grad()

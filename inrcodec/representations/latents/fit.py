@@ -65,7 +65,8 @@ def float_arm(arm: IntegerArm, device: str = "cpu") -> list[tuple[torch.Tensor, 
 
 
 def arm_contexts(z: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
-    """(N, h, w, CONTEXT) contexts of (N, h, w) grids, in arm.NEIGHBOURS order, then the coarser latent."""
+    """(CONTEXT, N, h, w) contexts of (N, h, w) grids, in arm.NEIGHBOURS order, then the coarser latent
+    (channels first, as the fit's products take them: see level_bits)."""
     n, h, w = z.shape
     p = F.pad(z, (PAD, PAD, PAD, 0))
     cols = [p[:, PAD + dy:PAD + dy + h, PAD + dx:PAD + dx + w] for dy, dx in NEIGHBOURS]
@@ -73,8 +74,8 @@ def arm_contexts(z: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
         cols.append(torch.zeros_like(z))
     else:
         cols.append(coarser.repeat_interleave(2, 1).repeat_interleave(2, 2)[:, :h, :w])
-    out = torch.stack(cols, -1)
-    assert out.shape[-1] == CONTEXT
+    out = torch.stack(cols)
+    assert out.shape[0] == CONTEXT
     return out
 
 
@@ -93,15 +94,19 @@ def laplace_bits(y: torch.Tensor, mean: torch.Tensor, log2_scale: torch.Tensor) 
 
 
 def level_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[torch.Tensor]) -> list[torch.Tensor]:
-    """(N,) bits of each of the (N, h_l, w_l) grids under the context model."""
+    """(N,) bits of each of the (N, h_l, w_l) grids under the context model.
+
+    Channels first, each layer one (out, in) x (in, latents) product with its bias fused: 0.06 s
+    forward and back over a 768x512 image's grids on a 2-core CPU, where (latents, in) x (in, out)
+    took 0.085 s (docs/design.md §11)."""
     out = []
     for lv, z in enumerate(grids):
-        h = arm_contexts(z, grids[lv + 1] if lv + 1 < len(grids) else None)
+        h = arm_contexts(z, grids[lv + 1] if lv + 1 < len(grids) else None).reshape(CONTEXT, -1)
         for k, (w, b) in enumerate(arm):
-            h = h @ w.T + b
+            h = torch.addmm(b[:, None], w, h)
             if k < len(arm) - 1:
                 h = torch.relu(h)
-        out.append(laplace_bits(z, h[..., 0], h[..., 1]).flatten(1).sum(1))
+        out.append(laplace_bits(z, h[0].reshape(z.shape), h[1].reshape(z.shape)).flatten(1).sum(1))
     return out
 
 
@@ -118,12 +123,12 @@ def upsampler(height: int, width: int, levels: int, device: str) -> list[tuple[t
 
 
 def upsample(grids: list[torch.Tensor], mats: list[tuple[torch.Tensor | None, ...]]) -> torch.Tensor:
-    """(N, H, W, levels) from (N, h_l, w_l) grids."""
+    """(levels, N, H, W) from (N, h_l, w_l) grids: channels first, as synthesize(planar=True) reads them."""
     out = []
     for z, (ah, aw) in zip(grids, mats, strict=True):
         z = z if ah is None else ah @ z
         out.append(z if aw is None else z @ aw.T)
-    return torch.stack(out, -1)
+    return torch.stack(out)
 
 
 def quantized(z: torch.Tensor, noise: bool) -> torch.Tensor:
@@ -254,6 +259,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     masks = [torch.from_numpy(m).to(device) for m in init.masks]
     deltas = [torch.zeros(int(m.sum()), device=device, requires_grad=True) for m in init.masks]
     mats = upsampler(h, w, init.levels, device)
+    planar = target.permute(3, 0, 1, 2).contiguous()  # (3, 1, H, W), as the synthesis writes colours
     opt = Adam([{"params": latents, "lr": lr},
                 {"params": deltas, "lr": synth_lr or SYNTH_LR * lr / LATENT_LR}])
     base = [g["lr"] for g in opt.param_groups]
@@ -272,8 +278,8 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
         else:
             q = [quantized(z, noise) for z in latents]
             priced = [quantized(z, True) for z in latents] if noisy_bits else q
-        out = synthesize(with_update(values, masks, deltas), upsample(q, mats), init.activation)
-        mse = (out - target).pow(2).mean()
+        out = synthesize(with_update(values, masks, deltas), upsample(q, mats), init.activation, planar=True)
+        mse = (out - planar).pow(2).mean()
         bpp = grid_bits(arm, priced).sum() / (h * w)
         if target_bpp and k in adapt:
             with torch.no_grad():  # aimed at the rate of what is coded: the rounded latents
