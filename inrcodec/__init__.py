@@ -25,6 +25,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__version__ = "0.5.7"
+__version__ = "0.5.8"
 __all__ = ["encode", "decode", "analyse", "Analysis", "rate_weight", "info", "StreamInfo", "PRESETS", "InrCodecError", "BitstreamError",
            "ImageError", "UsageError", "__version__"]
