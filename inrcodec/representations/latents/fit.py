@@ -27,7 +27,7 @@ from .synthesis import synthesize
 NOISE_SHARE = 0.8  # share of the steps with uniform noise; the rest rounds straight-through
 LATENT_LR, SYNTH_LR = 5e-2, 2e-3
 # From a predicted start: the latents' learning rate, at most REFINE_TRAVEL / steps (Adam steps adding up to 2:
-# 2e-2 over default's 100, 1.4e-3 over slow's 1,400; a larger travel lifts the rate more than the quality),
+# 1.3e-2 over default's 150, 1.4e-3 over slow's 1,400; a larger travel lifts the rate more than the quality),
 # and the synthesis update's. The bits are priced on noisy latents, the synthesis reads them rounded
 # (the predictor's training loss): straight-through bits blow the rate up within 300 steps (val,
 # docs/design.md §11).
@@ -37,7 +37,7 @@ REFINE_LR, REFINE_TRAVEL, REFINE_SYNTH_LR = 2e-2, 2.0, 2e-3
 # alone in 100 steps at a fixed lambda (val, docs/design.md §11).
 SOFT_TEMPERATURE, SOFT_SHARE = (0.3, 0.05), 0.9
 # Its lambda, aimed at a bpp target: the rounded rate does not move until Adam's steps add up to half a
-# latent (steps 25-40 of default's 100), when many latents flip to cheaper integers at once and the rate
+# latent (steps 25-40 of 0.5.6's 100), when many latents flip to cheaper integers at once and the rate
 # falls 5-12 % (Kodak-sized val images), too late in the cosine schedule for the re-aims to recover.
 # So the refinement starts at REFINE_LEAD times the prediction's lambda and re-aims at the target
 # every 5 % from 30 % of the steps on, once the rate has moved (0.5.6; the rate lands at 0.97-1.01 of
