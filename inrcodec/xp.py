@@ -56,6 +56,11 @@ def affine(bias: Array, x: Array, w: Array) -> Array:
     return namespace(x).baddbmm(bias, x, w) if is_torch(x) else np.matmul(x, w) + bias
 
 
+def affine_planar(bias: Array, w: Array, x: Array) -> Array:
+    """bias[:, None] + w.T @ x for (in, pixels) x and (in, out) w: channels first, torch's fused addmm."""
+    return namespace(x).addmm(bias[:, None], w.T, x) if is_torch(x) else w.T @ x + bias[:, None]
+
+
 def scatter_add(out: Array, index: Array, values: Array) -> Array:
     """out with values added at out[i, index[i, j]] (repeated indices accumulate)."""
     if is_torch(out):

@@ -1,6 +1,7 @@
 """Representation 3: latent grids, their integer context model, the stream, and what a decoder refuses."""
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 
@@ -20,7 +21,7 @@ from inrcodec.representations.latents.grid import axis_matrix, level_sizes
 from inrcodec.representations.latents.grid import upsample as np_upsample
 from inrcodec.representations.latents.init import load_latent_init_file, save_latent_init
 from inrcodec.representations.latents.stream import LATENTS
-from inrcodec.representations.latents.synthesis import ACTIVATIONS, synthesize
+from inrcodec.representations.latents.synthesis import ACTIVATIONS, activation, synthesize
 from training.latents import arm_init, integer_arm, synthesis_init
 
 
@@ -85,6 +86,15 @@ def test_the_fits_planar_synthesis_is_the_decoders():
         assert first.shape == (3, 2, 5, 6)
         assert np.allclose(np.moveaxis(first.numpy(), 0, -1), last, atol=1e-4)
         assert np.allclose(synthesize(params, np.moveaxis(up, -1, 0), act, planar=True), first.numpy(), atol=1e-4)
+
+
+def test_the_decoders_gelu_is_the_tanh_formula_to_the_bit():
+    """Computed in place for speed, it must give the floats of the formula it replaced (decoded pixels
+    must not move) and agree with torch's, which the fit uses."""
+    h = (np.random.default_rng(6).normal(size=(500, 24)) * 4).astype(np.float32)
+    formula = 0.5 * h * (1 + np.tanh(np.float32(math.sqrt(2 / math.pi)) * (h + np.float32(0.044715) * (h * h * h))))
+    assert np.array_equal(activation("gelu", h), formula) and activation("gelu", h).dtype == np.float32
+    assert np.allclose(activation("gelu", torch.from_numpy(h)).numpy(), formula, atol=1e-5)
 
 
 def test_wavefronts_visit_every_latent_once_after_its_context():

@@ -84,7 +84,7 @@ def train(a: argparse.Namespace) -> None:
     device = a.device
     crops = torch.from_numpy(np.load(a.crops)[: a.count].astype(np.float32) / 255).to(device)
     n, h, w, _ = crops.shape
-    planar = crops.permute(3, 0, 1, 2).contiguous()  # (3, N, H, W), as the synthesis writes colours
+    crops_cf = crops.permute(3, 0, 1, 2).contiguous()  # (3, N, H, W), as the synthesis writes colours
     lam = torch.from_numpy(np.geomspace(a.lam_min, a.lam_max, n).astype(np.float32)).to(device)
     latents = [torch.zeros(n, p, q, device=device, requires_grad=True) for p, q in level_sizes(h, w, a.levels)]
     synth = [p.to(device).requires_grad_() for p in synthesis_init(a.levels, a.width, a.layers, a.seed)]
@@ -113,7 +113,7 @@ def train(a: argparse.Namespace) -> None:
         q = [quantized(z, True) for z in latents]
         params = [p * m for p, m in zip(synth, masks, strict=True)]
         out = synthesize(params, upsample(q, mats), a.activation, planar=True)
-        mse = (out - planar).pow(2).mean((0, 2, 3))
+        mse = (out - crops_cf).pow(2).mean((0, 2, 3))
         bpp = grid_bits(list(zip(arm[0::2], arm[1::2], strict=True)), q) / (h * w)
         loss = (mse + lam * bpp).mean()
         opt.zero_grad()

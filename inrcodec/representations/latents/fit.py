@@ -96,9 +96,8 @@ def laplace_bits(y: torch.Tensor, mean: torch.Tensor, log2_scale: torch.Tensor) 
 def level_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[torch.Tensor]) -> list[torch.Tensor]:
     """(N,) bits of each of the (N, h_l, w_l) grids under the context model.
 
-    Channels first, each layer one (out, in) x (in, latents) product with its bias fused: 0.06 s
-    forward and back over a 768x512 image's grids on a 2-core CPU, where (latents, in) x (in, out)
-    took 0.085 s (docs/design.md §11)."""
+    Channels first: each layer one (out, in) x (in, latents) product with its bias fused, faster
+    forward and back on a CPU than (latents, in) x (in, out) (docs/design.md §11)."""
     out = []
     for lv, z in enumerate(grids):
         h = arm_contexts(z, grids[lv + 1] if lv + 1 < len(grids) else None).reshape(CONTEXT, -1)
@@ -259,7 +258,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
     masks = [torch.from_numpy(m).to(device) for m in init.masks]
     deltas = [torch.zeros(int(m.sum()), device=device, requires_grad=True) for m in init.masks]
     mats = upsampler(h, w, init.levels, device)
-    planar = target.permute(3, 0, 1, 2).contiguous()  # (3, 1, H, W), as the synthesis writes colours
+    target_cf = target.permute(3, 0, 1, 2).contiguous()  # (3, 1, H, W), as the synthesis writes colours
     opt = Adam([{"params": latents, "lr": lr},
                 {"params": deltas, "lr": synth_lr or SYNTH_LR * lr / LATENT_LR}])
     base = [g["lr"] for g in opt.param_groups]
@@ -279,7 +278,7 @@ def fit(init: LatentInit, image: np.ndarray, steps: int, rate_weight: float, dev
             q = [quantized(z, noise) for z in latents]
             priced = [quantized(z, True) for z in latents] if noisy_bits else q
         out = synthesize(with_update(values, masks, deltas), upsample(q, mats), init.activation, planar=True)
-        mse = (out - planar).pow(2).mean()
+        mse = (out - target_cf).pow(2).mean()
         bpp = grid_bits(arm, priced).sum() / (h * w)
         if target_bpp and k in adapt:
             with torch.no_grad():  # aimed at the rate of what is coded: the rounded latents

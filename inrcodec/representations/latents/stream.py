@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import constriction
@@ -200,10 +200,12 @@ class Latents:
         pixel, as the fit priced them)."""
         target = pixels.reshape(-1, 3).astype(np.float32) / 255
         lat = [CodedTensor(z.astype(np.int32).ravel(), STEP_BIAS, 0, 0) for z in latents]
+        bands = list(self._bands(lat, self.height, self.width))  # every candidate reads the same latents
         best, best_cost = None, math.inf
         for index in (None, *SYNTH_INDICES):
             synth = self._synth_tensors(deltas, index)
-            mse = float(np.mean((np.clip(self.render(synth + lat, self.height, self.width), 0, 1) - target) ** 2))
+            rendered = self.render(synth + lat, self.height, self.width, bands=bands)
+            mse = float(np.mean((np.clip(rendered, 0, 1) - target) ** 2))
             bits = sum(_tensor_bits(t) for t in synth)
             cost = mse + lam * bits / math.prod(self.coded)
             if cost < best_cost:
@@ -260,23 +262,33 @@ class Latents:
             check_exact(recode.get_compressed(), words)
         return synth + [CodedTensor(g.ravel().astype(np.int32), s, j, r) for g, (s, j, r) in zip(grids, latent, strict=True)]
 
-    def render(self, tensors: list[CodedTensor], out_h: int, out_w: int, channels: int | None = None) -> np.ndarray:
-        """(out_h * out_w, 3) float pixels; `channels` < the grid count leaves the finest grids out (a preview)."""
-        n, levels = len(self.init.masks), self.init.levels
+    def render(self, tensors: list[CodedTensor], out_h: int, out_w: int, channels: int | None = None,
+               bands: list[np.ndarray] | None = None) -> np.ndarray:
+        """(out_h * out_w, 3) float pixels; `channels` < the grid count leaves the finest grids out (a preview).
+        `bands`: the latents' upsampled bands (_bands), where several syntheses read the same latents."""
+        n = len(self.init.masks)
         params = []
         for v, m, t in zip(self.init.values, self.init.masks, tensors[:n], strict=True):
             p = v.copy()
             p[m] += dequantize(t.symbols, t.step_index)
             params.append(p)
+        out = np.empty((out_h * out_w, 3), np.float32)
+        r0 = 0
+        for up in self._bands(tensors[n:], out_h, out_w, channels) if bands is None else bands:
+            out[r0 * out_w:(r0 + up.shape[0]) * out_w] = synthesize(params, up, self.init.activation).reshape(-1, 3)
+            r0 += up.shape[0]
+        return out
+
+    def _bands(self, latents: list[CodedTensor], out_h: int, out_w: int,
+               channels: int | None = None) -> Iterator[np.ndarray]:
+        """The grids upsampled to the output, (rows, out_w, levels) in bands of BAND_PIXELS: bounded memory."""
+        levels = self.init.levels
         keep = levels if channels is None else min(channels, levels)
         grids = [dequantize(t.symbols, t.step_index).reshape(s) if lv >= levels - keep else np.zeros(s, np.float32)
-                 for lv, (t, s) in enumerate(zip(tensors[n:], self.sizes, strict=True))]
-        out = np.empty((out_h * out_w, 3), np.float32)
+                 for lv, (t, s) in enumerate(zip(latents, self.sizes, strict=True))]
         band = max(1, BAND_PIXELS // out_w)
         for r0 in range(0, out_h, band):
-            up = upsample(grids, *self.coded, out_h, out_w, slice(r0, r0 + band))
-            out[r0 * out_w:(r0 + up.shape[0]) * out_w] = synthesize(params, up, self.init.activation).reshape(-1, 3)
-        return out
+            yield upsample(grids, *self.coded, out_h, out_w, slice(r0, r0 + band))
 
 
 def _tensor_bits(t: CodedTensor) -> float:
