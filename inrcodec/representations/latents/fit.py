@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ...adam import Adam
 from ...presets import BPP_TOLERANCE
+from ...xp import affine_planar
 from .arm import CONTEXT, FRAC, MAX_SCALE_INDEX, MIN_SCALE_INDEX, NEIGHBOURS, PAD, WFRAC, IntegerArm
 from .grid import axis_matrix, level_sizes
 from .init import LatentInit
@@ -102,7 +103,7 @@ def level_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[torch.T
     for lv, z in enumerate(grids):
         h = arm_contexts(z, grids[lv + 1] if lv + 1 < len(grids) else None).reshape(CONTEXT, -1)
         for k, (w, b) in enumerate(arm):
-            h = torch.addmm(b[:, None], w, h)
+            h = affine_planar(b, w.T, h)  # the ARM's weights are (out, in)
             if k < len(arm) - 1:
                 h = torch.relu(h)
         out.append(laplace_bits(z, h[0].reshape(z.shape), h[1].reshape(z.shape)).flatten(1).sum(1))
