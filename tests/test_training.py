@@ -138,3 +138,21 @@ def test_meta_training_refuses_an_empty_val_set_or_too_few_tiles():
         meta_train(SPEC, tiles(8), tiles(2)[:0], cfg)
     with pytest.raises(ValueError, match="at least a batch"):
         meta_train(SPEC, tiles(3), tiles(2), cfg)
+
+
+def test_training_crops_near_the_short_side_keep_the_aspect_ratio(tmp_path):
+    """A crop as tall as the image is never squeezed: the down-scaling stops where the crop still fits."""
+    from PIL import Image
+
+    from training.patches import sample_patches
+
+    yy, xx = np.mgrid[0:200, 0:400]
+    ramp = (xx + yy) % 256  # equal slopes across and down: a squeeze would make them differ
+    Image.fromarray(np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8)).save(tmp_path / "ramp.png")
+
+    def slope(line: np.ndarray) -> float:
+        d = np.abs(np.diff(line.astype(float)))
+        return float(np.median(d[d < 128]))  # the ramp wraps at 256
+
+    for crop in sample_patches([tmp_path], 180, 12, seed=0):
+        assert slope(crop[90, :100, 0]) == pytest.approx(slope(crop[:100, 90, 0]), abs=0.05)

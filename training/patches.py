@@ -18,7 +18,7 @@ def image_files(folders: list[Path]) -> list[Path]:
 
 
 def sample_patches(folders: list[Path], size: int, count: int, seed: int) -> np.ndarray:
-    """Random crops (random flips, random down-scaling to 60-100%) spread evenly over images."""
+    """Random crops (random flips, random down-scaling to 60-100 %, never below the crop) spread evenly over images."""
     rng = np.random.default_rng(seed)
     files = image_files(folders)
     per_image = -(-count // len(files))
@@ -26,7 +26,7 @@ def sample_patches(folders: list[Path], size: int, count: int, seed: int) -> np.
     for path in files:
         img = Image.open(path).convert("RGB")
         for _ in range(per_image):
-            s = rng.uniform(0.6, 1.0)
+            s = max(rng.uniform(0.6, 1.0), size / min(img.size))  # never below the crop: the aspect ratio holds
             w, h = max(size, round(img.width * s)), max(size, round(img.height * s))
             arr = np.asarray(img.resize((w, h), Image.LANCZOS) if s < 0.999 else img)
             y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
