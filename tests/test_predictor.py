@@ -245,3 +245,16 @@ def test_soft_rounding_runs_from_the_identity_to_rounding():
     assert torch.allclose(soft_round(z, 10.0), z, atol=1e-2)
     for t in (0.05, 0.3):
         assert (soft_round(z, t).diff() > 0).all()
+
+
+def test_a_per_image_context_model_never_prices_more_and_learns_what_the_shared_one_misses():
+    """benchmarks.armfit's bound: the fitted copy starts at the shared ARM and keeps its best, so it can only
+    save; on latents with a constant offset the shared ARM never saw, it must save a lot."""
+    from benchmarks.armfit import per_image_bits
+
+    arm = float_arm(load_latent_init_file(Path(inrcodec.__file__).parent / "weights" / f"{PREDICTED_INIT}.npz").arm)
+    g = torch.Generator().manual_seed(0)
+    grids = [torch.round(torch.randn(1, 32 // 2 ** k, 48 // 2 ** k, generator=g)) + 6 for k in range(3)]
+    shared, fitted = per_image_bits(arm, grids, steps=60, lr=1e-2)
+    assert 0 < fitted < 0.9 * shared
+    assert per_image_bits(arm, grids, steps=0, lr=1e-2) == (shared, shared)
