@@ -25,6 +25,7 @@ from inrcodec.decoder import decode_tensors
 from inrcodec.encoder import analyse
 from inrcodec.images import load_image
 from inrcodec.representations.latents.fit import float_arm, grid_bits
+from inrcodec.representations.latents.stream import Latents
 
 PARAM_BITS = 8
 
@@ -58,7 +59,8 @@ def main() -> None:
     data, limit, rates, steps, lr, out, quiet = a.data, a.limit, a.rates, a.steps, a.lr, a.out, a.quiet
     torch.manual_seed(0)
     jobs = [(path, bpp) for path in images_in(data, limit) for bpp in rates]
-    rows = []
+    rows: list[dict] = []
+    skipped: list[str] = []
     with click.progressbar(jobs, label="per-image ARM", hidden=quiet) as bar:
         for path, bpp in bar:
             t0 = time.perf_counter()
@@ -66,6 +68,9 @@ def main() -> None:
             stream = analyse(pixels, bpp=bpp, preset="default").compress(bpp)
             parsed, tensors = decode_tensors(stream)
             rep = parsed.rep
+            if not isinstance(rep, Latents):  # the encoder fell back to the tiles: no context model to fit
+                skipped.append(f"{path.stem} at {bpp:g} bpp")
+                continue
             n = len(rep.init.masks)
             grids = [torch.from_numpy(t.symbols.reshape(s).astype(np.float32))[None]
                      for t, s in zip(tensors[n:], rep.sizes, strict=True)]
@@ -89,11 +94,15 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|"]
     for bpp in rates:
         rs = [r for r in rows if r["target_bpp"] == bpp]
+        if not rs:
+            continue
         mean = {k: float(np.mean([r[k] for r in rs])) for k in
                 ("stream_bpp", "latent_bpp", "fitted_arm_bpp", "saving_pct", "arm_cost_bpp", "net_saving_pct")}
         lines.append(f"| {bpp:g} | {len(rs)} | {mean['stream_bpp']:.3f} | {mean['latent_bpp']:.3f} | "
                      f"{mean['fitted_arm_bpp']:.3f} | {mean['saving_pct']:.1f} % | {mean['arm_cost_bpp']:.3f} | "
                      f"{mean['net_saving_pct']:.1f} % |")
+    if skipped:
+        lines += ["", "Coded by the tiles (no context model), left out: " + ", ".join(skipped) + "."]
     (out / "arm-per-image.md").write_text("\n".join(lines) + "\n")
     if not quiet:
         click.echo("\n".join(lines))
