@@ -35,15 +35,16 @@ def per_image_bits(arm: list[tuple[torch.Tensor, torch.Tensor]], grids: list[tor
     """(bits under `arm`, bits under a copy of it fitted to these grids): ideal code lengths."""
     layers = [(w.clone().requires_grad_(), b.clone().requires_grad_()) for w, b in arm]
     opt = torch.optim.Adam([t for layer in layers for t in layer], lr=lr)
-    with torch.no_grad():
-        shared = best = float(grid_bits(arm, grids).sum())
-    for _ in range(steps):
+    priced = []  # step k's pricing is the copy after k updates: step 0's is the shared ARM's
+    for k in range(steps + 1):
         bits = grid_bits(layers, grids).sum()
-        best = min(best, float(bits.detach()))
+        priced.append(float(bits.detach()))
+        if k == steps:
+            break
         opt.zero_grad()
         bits.backward()
         opt.step()
-    return shared, best
+    return priced[0], min(priced)
 
 
 def main() -> None:

@@ -25,7 +25,12 @@ from inrcodec.representations.latents.fit import (
     soft_round,
 )
 from inrcodec.representations.latents.grid import level_sizes
-from inrcodec.representations.latents.init import PREDICTED_INIT, PREDICTED_INITS, load_latent_init_file
+from inrcodec.representations.latents.init import (
+    PREDICTED_INIT,
+    PREDICTED_INITS,
+    load_latent_init,
+    load_latent_init_file,
+)
 from inrcodec.representations.latents.predictor import predict, predictor_init
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,7 +257,7 @@ def test_a_per_image_context_model_never_prices_more_and_learns_what_the_shared_
     save; on latents with a constant offset the shared ARM never saw, it must save a lot."""
     from benchmarks.armfit import per_image_bits
 
-    arm = float_arm(load_latent_init_file(Path(inrcodec.__file__).parent / "weights" / f"{PREDICTED_INIT}.npz").arm)
+    arm = float_arm(load_latent_init(PREDICTED_INIT).arm)
     g = torch.Generator().manual_seed(0)
     grids = [torch.round(torch.randn(1, 32 // 2 ** k, 48 // 2 ** k, generator=g)) + 6 for k in range(3)]
     shared, fitted = per_image_bits(arm, grids, steps=60, lr=1e-2)
